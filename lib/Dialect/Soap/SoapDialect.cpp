@@ -1,0 +1,73 @@
+//===- SoapDialect.cpp - the soap dialect ---------------------------------===//
+#include "soap/Dialect/Soap/SoapDialect.h"
+#include "soap/Dialect/Soap/SoapAttributes.h"
+#include "soap/Dialect/Soap/SoapOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+using namespace soap;
+
+#include "soap/Dialect/Soap/SoapDialect.cpp.inc"
+
+void SoapDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "soap/Dialect/Soap/SoapOps.cpp.inc"
+      >();
+  registerAttributes();
+}
+
+Operation *SoapDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                            Type type, Location loc) {
+  auto elements = dyn_cast<ElementsAttr>(value);
+  if (!elements || elements.getType() != type)
+    return nullptr;
+  return ConstantOp::create(builder, loc, type, elements);
+}
+
+LogicalResult SoapDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  if (attr.getName() != kParallelAttrName)
+    return op->emitError("unknown soap attribute '") << attr.getName() << "'";
+  if (!isa<ParallelAttr>(attr.getValue()))
+    return op->emitError("'") << kParallelAttrName
+                              << "' must be a #soap.parallel attribute, got "
+                              << attr.getValue();
+  // The check against the op's dimensions is in verifyParallelConfig, which
+  // runs after the op's own verification (this hook runs before it).
+  if (!isa<ParallelizableOpInterface>(op))
+    return op->emitError("'")
+           << kParallelAttrName << "' is only allowed on soap compute ops";
+  return success();
+}
+
+LogicalResult soap::detail::verifyParallelConfig(Operation *op) {
+  auto config = op->getAttrOfType<ParallelAttr>(SoapDialect::kParallelAttrName);
+  if (!config)
+    return success();
+  llvm::StringMap<ParallelDim> byName;
+  SmallVector<ParallelDim> dims = cast<ParallelizableOpInterface>(op)
+                                      .getParallelDims();
+  for (const ParallelDim &d : dims)
+    byName[d.name] = d;
+  for (auto [name, degree] : llvm::zip(config.getDims(), config.getDegrees())) {
+    auto it = byName.find(name.getValue());
+    if (it == byName.end()) {
+      std::string known;
+      for (const ParallelDim &d : dims)
+        known += (known.empty() ? "" : ", ") + d.name;
+      return op->emitOpError("has no parallelizable dimension '")
+             << name.getValue() << "' (it has: "
+             << (known.empty() ? "none" : known) << ")";
+    }
+    if (it->second.size % degree != 0)
+      return op->emitOpError("degree ")
+             << degree << " of dimension '" << name.getValue()
+             << "' does not divide its size " << it->second.size;
+  }
+  return success();
+}
