@@ -31,8 +31,17 @@ Operation *SoapDialect::materializeConstant(OpBuilder &builder, Attribute value,
 
 LogicalResult SoapDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attr) {
+  if (attr.getName() == kNameAttrName) {
+    auto name = dyn_cast<StringAttr>(attr.getValue());
+    if (!name || name.getValue().empty())
+      return op->emitError("'") << kNameAttrName
+                                << "' must be a non-empty string";
+    return success();
+  }
   if (attr.getName() != kParallelAttrName)
-    return op->emitError("unknown soap attribute '") << attr.getName() << "'";
+    return op->emitError("unknown soap attribute '")
+           << attr.getName() << "' (known: '" << kNameAttrName << "', '"
+           << kParallelAttrName << "')";
   if (!isa<ParallelAttr>(attr.getValue()))
     return op->emitError("'") << kParallelAttrName
                               << "' must be a #soap.parallel attribute, got "

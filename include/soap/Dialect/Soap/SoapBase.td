@@ -24,7 +24,9 @@ def Soap_Dialect : Dialect {
 
     A model is a `func.func`: its arguments are the inputs (data and labels),
     its trainable weights are `soap.weight` ops with stable names, and it
-    returns the loss (or the outputs).
+    returns the loss (or the outputs). A compute op's stable name, the key of
+    strategies and plans, is its `soap.name` attribute (for example the ONNX
+    node name); ops without one are named `<kind>_<ordinal>`.
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
@@ -36,6 +38,9 @@ def Soap_Dialect : Dialect {
 
     /// Name of the discardable attribute that carries an op's parallel config.
     static constexpr ::llvm::StringLiteral kParallelAttrName = "soap.parallel";
+    /// Name of the discardable attribute that carries an op's stable name
+    /// (the key of the op in strategies and plans; ONNX node names).
+    static constexpr ::llvm::StringLiteral kNameAttrName = "soap.name";
   }];
 }
 
