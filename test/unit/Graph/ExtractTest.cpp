@@ -155,3 +155,25 @@ func.func @other(%x: tensor<4xf32>) -> tensor<4xf32> {
   ASSERT_TRUE(succeeded(other));
   EXPECT_EQ(other->ops.size(), 1u);
 }
+
+#include "soap/Graph/Dot.h"
+
+TEST_F(ExtractTest, DotColoursOpsByStyle) {
+  auto graph = extract(kMlp);
+  ASSERT_TRUE(succeeded(graph));
+  std::vector<soap::DotOpStyle> styles = {
+      {"batch=4", "A"}, {"batch=4", "A"}, {"out=2", "B"}, {"", "A"}};
+  std::string dot = soap::toDot(*graph, styles);
+  EXPECT_NE(dot.find("digraph \"mlp\""), std::string::npos);
+  EXPECT_NE(dot.find("op0 [label=\"fc1\\nlinear 8x32xf32\\nbatch=4\", "
+                     "fillcolor=\"#8dd3c7\"]"),
+            std::string::npos)
+      << dot;
+  // Same key, same colour; another key, another colour.
+  EXPECT_NE(dot.find("op3 [label=\"loss\\nsoftmax_cross_entropy f32\", "
+                     "fillcolor=\"#8dd3c7\"]"),
+            std::string::npos)
+      << dot;
+  EXPECT_NE(dot.find("fillcolor=\"#ffffb3\""), std::string::npos);
+  EXPECT_NE(dot.find("op2 -> op3 [label=\"8x10xf32\"]"), std::string::npos);
+}
