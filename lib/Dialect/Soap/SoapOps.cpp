@@ -59,9 +59,6 @@ static int64_t product(ArrayRef<int64_t> xs) {
 static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape();
 }
-static Type elementTypeOf(Value v) {
-  return cast<RankedTensorType>(v.getType()).getElementType();
-}
 
 namespace {
 /// Emits "'soap.<op>' op <message>" at the op's location, when it has one
@@ -106,6 +103,14 @@ struct Checker {
     return success();
   }
 
+  /// Fails, with MLIR's usual message, when a required attribute is missing
+  /// (possible only while the parser infers types, before verification).
+  LogicalResult require(Attribute attr, StringRef name) const {
+    if (attr)
+      return success();
+    return error("requires attribute '", name, "'");
+  }
+
   /// Normalizes a possibly negative axis into [0, rank).
   FailureOr<int64_t> axis(int64_t axis, int64_t rank, StringRef what) const {
     int64_t a = axis < 0 ? axis + rank : axis;
@@ -121,6 +126,28 @@ struct Checker {
 template <typename OpTy>
 static Checker checker(std::optional<Location> loc) {
   return Checker{loc, OpTy::getOperationName()};
+}
+
+/// Makes `adaptor` see every inherent attribute, with the ODS defaults filled
+/// in. When the custom parser infers result types the op does not exist yet:
+/// its attributes are still in the dictionary, its properties are empty and
+/// default-valued attributes are unset. (On a created op this changes
+/// nothing.) Required attributes may still be missing: `Checker::require`.
+template <typename OpTy>
+static LogicalResult completeAdaptor(MLIRContext *ctx,
+                                     std::optional<Location> loc,
+                                     typename OpTy::Adaptor &adaptor) {
+  typename OpTy::Properties props = adaptor.getProperties();
+  if (DictionaryAttr attrs = adaptor.getAttributes())
+    if (failed(OpTy::setPropertiesFromAttr(props, attrs, [&] {
+          return mlir::emitError(loc.value_or(UnknownLoc::get(ctx)));
+        })))
+      return failure();
+  OpTy::populateDefaultProperties(OperationName(OpTy::getOperationName(), ctx),
+                                  props);
+  adaptor = typename OpTy::Adaptor(adaptor.getOperands(),
+                                   adaptor.getAttributes(), props);
+  return success();
 }
 
 /// The dims of result axes [0, count): axis 0 is the sample dimension "batch",
@@ -232,16 +259,21 @@ SmallVector<ParallelDim> LinearOp::getParallelDims() {
   return dims;
 }
 
+/// Rows of a linear layer: the product of the input's leading dimensions.
+static int64_t linearRows(LinearOp op) {
+  return product(shapeOf(op.getInput()).drop_back());
+}
+
 int64_t LinearOp::getForwardFlops() {
   int64_t k = shapeOf(getWeight())[0], n = shapeOf(getWeight())[1];
-  int64_t m = numel(getResult()) / n;
+  int64_t m = linearRows(*this);
   return 2 * m * k * n + (getBias() ? m * n : 0);
 }
 
 int64_t LinearOp::getBackwardFlops() {
   // dX = dY . W^T and dW = X^T . dY, plus the bias gradient (a column sum).
   int64_t k = shapeOf(getWeight())[0], n = shapeOf(getWeight())[1];
-  int64_t m = numel(getResult()) / n;
+  int64_t m = linearRows(*this);
   return 4 * m * k * n + (getBias() ? m * n : 0);
 }
 
@@ -331,9 +363,11 @@ static LogicalResult checkWindowAttrs(const Checker &c, ArrayRef<int64_t> kernel
 }
 
 LogicalResult
-Conv2dOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+Conv2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<Conv2dOp>(loc);
+  if (failed(completeAdaptor<Conv2dOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensorOfRank(adaptor.getInput(), "input", 4);
   auto w = c.tensorOfRank(adaptor.getWeight(), "weight", 4);
   if (failed(x) || failed(w) || failed(c.sameElementType(*x, *w, "weight")))
@@ -407,11 +441,13 @@ SmallVector<unsigned> Conv2dOp::getParameterOperandIndices() {
 }
 
 LogicalResult
-Pool2dOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+Pool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<Pool2dOp>(loc);
+  if (failed(completeAdaptor<Pool2dOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensorOfRank(adaptor.getInput(), "input", 4);
-  if (failed(x))
+  if (failed(x) || failed(c.require(adaptor.getKernelAttr(), "kernel")))
     return failure();
   ArrayRef<int64_t> kernel = adaptor.getKernel();
   ArrayRef<int64_t> strides = kernel;
@@ -460,9 +496,11 @@ int64_t Pool2dOp::getBackwardFlops() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult
-BatchNormOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+BatchNormOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                               Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<BatchNormOp>(loc);
+  if (failed(completeAdaptor<BatchNormOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensor(adaptor.getInput(), "input");
   auto g = c.tensorOfRank(adaptor.getScale(), "scale", 1);
   auto b = c.tensorOfRank(adaptor.getBias(), "bias", 1);
@@ -513,9 +551,11 @@ SmallVector<unsigned> BatchNormOp::getParameterOperandIndices() {
 }
 
 LogicalResult
-LayerNormOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+LayerNormOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                               Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<LayerNormOp>(loc);
+  if (failed(completeAdaptor<LayerNormOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensor(adaptor.getInput(), "input");
   auto g = c.tensor(adaptor.getScale(), "scale");
   if (failed(x) || failed(g))
@@ -606,9 +646,11 @@ SmallVector<unsigned> EmbeddingOp::getParameterOperandIndices() { return {1}; }
 //===----------------------------------------------------------------------===//
 
 LogicalResult
-AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+AttentionOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                               Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<AttentionOp>(loc);
+  if (failed(completeAdaptor<AttentionOp>(ctx, loc, adaptor)))
+    return failure();
   auto q = c.tensorOfRank(adaptor.getQuery(), "query", 3);
   auto k = c.tensorOfRank(adaptor.getKey(), "key", 3);
   auto v = c.tensorOfRank(adaptor.getValue(), "value", 3);
@@ -654,6 +696,8 @@ AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                        ", got ", Type(*bt));
     }
   }
+  if (failed(c.require(adaptor.getNumHeadsAttr(), "num_heads")))
+    return failure();
   int64_t heads = static_cast<int64_t>(adaptor.getNumHeads());
   if (heads < 1 || e % heads != 0)
     return c.error("num_heads (", heads, ") must divide the embedding size (",
@@ -860,9 +904,11 @@ SOAP_BINARY_OP(DivOp, 4)
 #undef SOAP_BINARY_OP
 
 LogicalResult
-SoftmaxOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+SoftmaxOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                             Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<SoftmaxOp>(loc);
+  if (failed(completeAdaptor<SoftmaxOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensor(adaptor.getInput(), "input");
   if (failed(x) ||
       failed(c.axis(static_cast<int64_t>(adaptor.getAxis()), x->getRank(),
@@ -886,9 +932,13 @@ int64_t SoftmaxOp::getForwardFlops() { return 5 * numel(getResult()); }
 int64_t SoftmaxOp::getBackwardFlops() { return 4 * numel(getResult()); }
 
 LogicalResult
-DropoutOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+DropoutOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                             Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<DropoutOp>(loc);
+  if (failed(completeAdaptor<DropoutOp>(ctx, loc, adaptor)))
+    return failure();
+  if (failed(c.require(adaptor.getRatioAttr(), "ratio")))
+    return failure();
   double ratio = adaptor.getRatio().convertToDouble();
   if (!(ratio >= 0.0 && ratio < 1.0))
     return c.error("ratio must be in [0, 1), got ", ratio);
@@ -928,9 +978,11 @@ int64_t ReshapeOp::getBytesRead() { return 0; }
 int64_t ReshapeOp::getBytesWritten() { return 0; }
 
 LogicalResult
-FlattenOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+FlattenOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                             Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<FlattenOp>(loc);
+  if (failed(completeAdaptor<FlattenOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensor(adaptor.getInput(), "input");
   if (failed(x))
     return failure();
@@ -960,11 +1012,15 @@ int64_t FlattenOp::getBytesRead() { return 0; }
 int64_t FlattenOp::getBytesWritten() { return 0; }
 
 LogicalResult
-TransposeOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+TransposeOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                               Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<TransposeOp>(loc);
+  if (failed(completeAdaptor<TransposeOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensor(adaptor.getInput(), "input");
   if (failed(x))
+    return failure();
+  if (failed(c.require(adaptor.getPermutationAttr(), "permutation")))
     return failure();
   ArrayRef<int64_t> perm = adaptor.getPermutation();
   int64_t rank = x->getRank();
@@ -989,10 +1045,14 @@ int64_t TransposeOp::getForwardFlops() { return 0; }
 int64_t TransposeOp::getBackwardFlops() { return 0; }
 
 LogicalResult
-ConcatOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+ConcatOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<ConcatOp>(loc);
+  if (failed(completeAdaptor<ConcatOp>(ctx, loc, adaptor)))
+    return failure();
   auto inputs = adaptor.getInputs();
+  if (failed(c.require(adaptor.getAxisAttr(), "axis")))
+    return failure();
   if (inputs.empty())
     return c.error("needs at least one input");
   auto first = c.tensor(inputs[0], "input");
@@ -1033,11 +1093,14 @@ int64_t ConcatOp::getForwardFlops() { return 0; }
 int64_t ConcatOp::getBackwardFlops() { return 0; }
 
 LogicalResult
-SplitOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+SplitOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                           Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<SplitOp>(loc);
+  if (failed(completeAdaptor<SplitOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensor(adaptor.getInput(), "input");
-  if (failed(x))
+  if (failed(x) || failed(c.require(adaptor.getAxisAttr(), "axis")) ||
+      failed(c.require(adaptor.getSizesAttr(), "sizes")))
     return failure();
   auto axis = c.axis(static_cast<int64_t>(adaptor.getAxis()), x->getRank(),
                      "axis");
@@ -1071,11 +1134,16 @@ int64_t SplitOp::getForwardFlops() { return 0; }
 int64_t SplitOp::getBackwardFlops() { return 0; }
 
 LogicalResult
-SliceOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+SliceOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                           Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<SliceOp>(loc);
+  if (failed(completeAdaptor<SliceOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensor(adaptor.getInput(), "input");
   if (failed(x))
+    return failure();
+  if (failed(c.require(adaptor.getStartsAttr(), "starts")) ||
+      failed(c.require(adaptor.getEndsAttr(), "ends")))
     return failure();
   int64_t rank = x->getRank();
   ArrayRef<int64_t> starts = adaptor.getStarts(), ends = adaptor.getEnds();
@@ -1109,11 +1177,12 @@ int64_t SliceOp::getForwardFlops() { return 0; }
 int64_t SliceOp::getBackwardFlops() { return 0; }
 
 static LogicalResult inferReduce(const Checker &c, Value input,
-                                 ArrayRef<int64_t> axes, bool keepDims,
+                                 DenseI64ArrayAttr axesAttr, bool keepDims,
                                  SmallVectorImpl<Type> &results) {
   auto x = c.tensor(input, "input");
-  if (failed(x))
+  if (failed(x) || failed(c.require(axesAttr, "axes")))
     return failure();
+  ArrayRef<int64_t> axes = axesAttr.asArrayRef();
   llvm::SmallSet<int64_t, 8> reduced;
   for (int64_t a : axes) {
     auto axis = c.axis(a, x->getRank(), "axis");
@@ -1138,12 +1207,14 @@ static bool reducesAxis0(ArrayRef<int64_t> axes, int64_t rank) {
 }
 
 #define SOAP_REDUCE_OP(OP)                                                     \
-  LogicalResult OP::inferReturnTypes(MLIRContext *,                            \
+  LogicalResult OP::inferReturnTypes(MLIRContext *ctx,                        \
                                      std::optional<Location> loc,              \
                                      Adaptor adaptor,                          \
                                      SmallVectorImpl<Type> &results) {         \
+    if (failed(completeAdaptor<OP>(ctx, loc, adaptor)))                        \
+      return failure();                                                        \
     return inferReduce(checker<OP>(loc), adaptor.getInput(),                   \
-                       adaptor.getAxes(), adaptor.getKeepDims(), results);     \
+                       adaptor.getAxesAttr(), adaptor.getKeepDims(), results); \
   }                                                                            \
   SmallVector<ParallelDim> OP::getParallelDims() {                             \
     return batchOnly(getResult(),                                              \
@@ -1164,8 +1235,10 @@ LogicalResult
 TopKGateOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                              Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<TopKGateOp>(loc);
+  if (failed(completeAdaptor<TopKGateOp>(ctx, loc, adaptor)))
+    return failure();
   auto logits = c.tensorOfRank(adaptor.getLogits(), "logits", 2);
-  if (failed(logits))
+  if (failed(logits) || failed(c.require(adaptor.getKAttr(), "k")))
     return failure();
   int64_t k = static_cast<int64_t>(adaptor.getK());
   int64_t experts = logits->getDimSize(1);
@@ -1190,9 +1263,11 @@ int64_t TopKGateOp::getForwardFlops() {
 int64_t TopKGateOp::getBackwardFlops() { return 4 * numel(getLogits()); }
 
 LogicalResult
-ExpertsOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+ExpertsOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                             Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<ExpertsOp>(loc);
+  if (failed(completeAdaptor<ExpertsOp>(ctx, loc, adaptor)))
+    return failure();
   auto x = c.tensorOfRank(adaptor.getInput(), "input", 2);
   auto gw = c.tensorOfRank(adaptor.getGateWeights(), "gate_weights", 2);
   auto gi = c.tensorOfRank(adaptor.getGateIndices(), "gate_indices", 2);
@@ -1207,6 +1282,8 @@ ExpertsOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   if (!gi->getElementType().isInteger())
     return c.error("gate_indices must be integers");
   int64_t e = w1->getDimSize(0), f = w1->getDimSize(2);
+  if (e < 1)
+    return c.error("needs at least one expert, w1 is ", Type(*w1));
   if (w1->getDimSize(1) != d)
     return c.error("w1 must be [E, ", d, ", F], got ", Type(*w1));
   if (w2->getShape() != ArrayRef<int64_t>{e, f, d})
