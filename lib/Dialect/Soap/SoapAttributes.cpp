@@ -7,6 +7,7 @@
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace soap;
@@ -21,8 +22,8 @@ void SoapDialect::registerAttributes() {
       >();
 }
 
-/// Views over more devices than this are refused: no machine has them, and
-/// verification enumerates the devices.
+/// Views over more devices than this, or reaching a device id at or beyond it,
+/// are refused: no machine has them, and verification enumerates the devices.
 static constexpr int64_t kMaxDevices = int64_t(1) << 22;
 
 SmallVector<int64_t> ParallelAttr::contiguousStrides(ArrayRef<int64_t> degrees) {
@@ -85,14 +86,29 @@ LogicalResult ParallelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (stride < 1)
       return emitError() << "#soap.parallel stride of '" << name.getValue()
                          << "' must be positive, got " << stride;
-    devices *= degree;
-    if (devices > kMaxDevices)
+    // Checked before multiplying, so that the product cannot overflow.
+    if (degree > kMaxDevices / devices)
       return emitError() << "#soap.parallel uses more than " << kMaxDevices
                          << " devices";
+    devices *= degree;
   }
   if (start < 0)
     return emitError() << "#soap.parallel start device must be >= 0, got "
                        << start;
+  // The last device of the view, start + sum((degree - 1) * stride), computed
+  // with overflow checks before any device id is enumerated.
+  int64_t last = start;
+  bool overflow = false;
+  for (auto [degree, stride] : llvm::zip(degrees, strides)) {
+    int64_t span = 0;
+    overflow |= llvm::MulOverflow(degree - 1, stride, span);
+    overflow |= llvm::AddOverflow(last, span, last);
+  }
+  if (overflow || last >= kMaxDevices)
+    return emitError() << "#soap.parallel view reaches beyond device "
+                       << kMaxDevices - 1 << " (start " << start
+                       << ", strides [" << strides << "], degrees ["
+                       << degrees << "])";
   SmallVector<int64_t> ids = deviceIds(degrees, start, strides);
   llvm::DenseSet<int64_t> used;
   for (int64_t id : ids)

@@ -40,7 +40,7 @@ LogicalResult SoapDialect::verifyOperationAttribute(Operation *op,
   }
   if (attr.getName() != kParallelAttrName)
     return op->emitError("unknown soap attribute '")
-           << attr.getName() << "' (known: '" << kNameAttrName << "', '"
+           << attr.getName().getValue() << "' (known: '" << kNameAttrName << "', '"
            << kParallelAttrName << "')";
   if (!isa<ParallelAttr>(attr.getValue()))
     return op->emitError("'") << kParallelAttrName

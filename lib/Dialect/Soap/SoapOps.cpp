@@ -15,9 +15,11 @@
 #include "mlir/IR/OpImplementation.h"
 
 #include "llvm/ADT/STLExtras.h"
-#include <cmath>
 #include "llvm/ADT/SmallSet.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace soap;
@@ -334,11 +336,21 @@ int64_t MatmulOp::getForwardFlops() {
 // Conv2dOp, Pool2dOp
 //===----------------------------------------------------------------------===//
 
-/// Output size of a convolution or pooling window along one axis.
-static int64_t windowOutput(int64_t in, int64_t padBefore, int64_t padAfter,
-                            int64_t kernel, int64_t stride, int64_t dilation) {
-  int64_t span = dilation * (kernel - 1) + 1;
-  int64_t padded = in + padBefore + padAfter;
+/// Output size of a convolution or pooling window along one axis (0 when
+/// the window does not fit), or an error when the padded input or the dilated
+/// kernel overflows 64 bits. The sizes are non-negative, the stride positive.
+static FailureOr<int64_t> windowOutput(const Checker &c, int64_t in,
+                                       int64_t padBefore, int64_t padAfter,
+                                       int64_t kernel, int64_t stride,
+                                       int64_t dilation) {
+  int64_t span = 0, padded = 0;
+  if (llvm::MulOverflow(dilation, kernel - 1, span) ||
+      llvm::AddOverflow(span, int64_t(1), span) ||
+      llvm::AddOverflow(in, padBefore, padded) ||
+      llvm::AddOverflow(padded, padAfter, padded)) {
+    (void)c.error("padding, kernel and dilation overflow 64-bit sizes");
+    return failure();
+  }
   if (padded < span)
     return 0;
   return (padded - span) / stride + 1;
@@ -396,15 +408,17 @@ Conv2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
       return c.error("bias size (", b->getDimSize(0),
                      ") does not match the output channels (", cout, ")");
   }
-  int64_t oh = windowOutput(x->getDimSize(2), padding[0], padding[2], ws[2],
-                            strides[0], dilations[0]);
-  int64_t ow = windowOutput(x->getDimSize(3), padding[1], padding[3], ws[3],
-                            strides[1], dilations[1]);
-  if (oh < 1 || ow < 1)
+  auto oh = windowOutput(c, x->getDimSize(2), padding[0], padding[2], ws[2],
+                         strides[0], dilations[0]);
+  auto ow = windowOutput(c, x->getDimSize(3), padding[1], padding[3], ws[3],
+                         strides[1], dilations[1]);
+  if (failed(oh) || failed(ow))
+    return failure();
+  if (*oh < 1 || *ow < 1)
     return c.error("the kernel does not fit the padded input (output would be ",
-                   oh, "x", ow, ")");
+                   *oh, "x", *ow, ")");
   results.push_back(
-      RankedTensorType::get({n, cout, oh, ow}, x->getElementType()));
+      RankedTensorType::get({n, cout, *oh, *ow}, x->getElementType()));
   return success();
 }
 
@@ -460,14 +474,16 @@ Pool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
   if (padding[0] >= kernel[0] || padding[2] >= kernel[0] ||
       padding[1] >= kernel[1] || padding[3] >= kernel[1])
     return c.error("padding must be smaller than the kernel");
-  int64_t oh = windowOutput(x->getDimSize(2), padding[0], padding[2], kernel[0],
-                            strides[0], 1);
-  int64_t ow = windowOutput(x->getDimSize(3), padding[1], padding[3], kernel[1],
-                            strides[1], 1);
-  if (oh < 1 || ow < 1)
+  auto oh = windowOutput(c, x->getDimSize(2), padding[0], padding[2],
+                         kernel[0], strides[0], 1);
+  auto ow = windowOutput(c, x->getDimSize(3), padding[1], padding[3],
+                         kernel[1], strides[1], 1);
+  if (failed(oh) || failed(ow))
+    return failure();
+  if (*oh < 1 || *ow < 1)
     return c.error("the kernel does not fit the padded input");
   results.push_back(RankedTensorType::get(
-      {x->getDimSize(0), x->getDimSize(1), oh, ow}, x->getElementType()));
+      {x->getDimSize(0), x->getDimSize(1), *oh, *ow}, x->getElementType()));
   return success();
 }
 
@@ -1112,7 +1128,8 @@ SplitOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                    "]");
   int64_t total = 0;
   for (int64_t s : sizes)
-    total += s;
+    if (llvm::AddOverflow(total, s, total))
+      return c.error("sizes overflow 64 bits, got [", sizes, "]");
   if (total != x->getDimSize(*axis))
     return c.error("sizes add up to ", total, " but axis ", *axis, " has ",
                    x->getDimSize(*axis));
