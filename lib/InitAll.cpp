@@ -1,6 +1,7 @@
 //===- InitAll.cpp --------------------------------------------------------===//
 #include "soap/InitAll.h"
 #include "soap/Dialect/Soap/SoapDialect.h"
+#include "soap/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -15,4 +16,7 @@ void soap::registerSoapDialects(mlir::DialectRegistry &registry) {
                   mlir::shard::ShardDialect>();
 }
 
-void soap::registerSoapPasses() { mlir::registerTransformsPasses(); }
+void soap::registerSoapPasses() {
+  mlir::registerTransformsPasses();
+  soap::registerSoapTransformsPasses();
+}
