@@ -2,6 +2,7 @@
 #ifndef SOAP_TRANSFORMS_PASSES_H
 #define SOAP_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Pass/Pass.h"
 
 #include <memory>

@@ -32,4 +32,34 @@ def SoapApplyStrategy : Pass<"soap-apply-strategy", "mlir::ModuleOp"> {
   ];
 }
 
+def SoapExportShard : Pass<"soap-export-shard", "mlir::ModuleOp"> {
+  let summary = "Express the #soap.parallel configs with the upstream shard dialect";
+  let description = [{
+    For interoperation with MLIR's `shard` dialect (and the tools built on
+    it), every op that carries `soap.parallel` gets its tensors annotated:
+
+    - one `shard.grid` per distinct list of degrees, e.g.
+      `shard.grid @soap_grid_4x2(shape = 4x2)`, whose axes are the op's
+      listed dimensions in order;
+    - each result: `shard.sharding @grid split_axes = [...]` (per tensor axis,
+      the grid axes of the dimensions that split it) and a `shard.shard` of
+      the result that its users then read;
+    - each operand: the sharding the op's rule requires of it (a weight split
+      by a parameter dimension, a replicated operand), as a `shard.shard ...
+      annotate_for_users` right before the op.
+
+    What upstream cannot express is kept, and said: the machine view
+    (`shard` grids are abstract process sets, without placement) stays in the
+    op's `soap.parallel`; a result that is a partial sum (a split reduction
+    dimension; LLVM 22's `shard.sharding` has no partial axes) is annotated
+    as split over the other axes only, and the op gets
+    `shard_export.partial = [dims]` naming the dimensions whose partial sums
+    the annotation leaves out.
+
+    The output, printed in generic form, parses and verifies with upstream
+    `mlir-opt --allow-unregistered-dialect`.
+  }];
+  let dependentDialects = ["mlir::shard::ShardDialect"];
+}
+
 #endif // SOAP_TRANSFORMS_PASSES_TD
