@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <ostream>
 
 using namespace soap::cpu;
 using namespace soap::cpu::test;
@@ -188,6 +189,13 @@ Vec referenceConv(const ConvCase &c, const Vec &x, const Vec &w, const Vec &b,
   return y;
 }
 
+void PrintTo(const ConvCase &c, std::ostream *os) {
+  *os << "x [" << c.n << "x" << c.c << "x" << c.h << "x" << c.w << "] w [" << c.o
+      << "x" << c.c / c.p.groups << "x" << c.kh << "x" << c.kw << "] stride "
+      << c.p.strides[0] << "," << c.p.strides[1] << " dilation "
+      << c.p.dilations[0] << " groups " << c.p.groups;
+}
+
 class CpuConv2d : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(CpuConv2d, ForwardAndBackward) {
@@ -284,7 +292,23 @@ pool2d::Params poolParams(pool2d::Kind kind, std::vector<int64_t> k,
   return p;
 }
 
+void PrintTo(const PoolCase &c, std::ostream *os) {
+  *os << (c.p.kind == pool2d::Kind::Max ? "max" : "avg") << " x [" << c.n << "x"
+      << c.c << "x" << c.h << "x" << c.w << "] kernel " << c.p.kernel[0] << "x"
+      << c.p.kernel[1];
+}
+
 class CpuPool2d : public ::testing::TestWithParam<PoolCase> {};
+
+TEST(CpuPool2d, MaxGradientGoesToTheFirstMaximum) {
+  Vec x{3, 3, 3, 3}, y(1), dx(4, 0.0f), dy{1.0f};
+  pool2d::Params p;
+  p.kernel[0] = p.kernel[1] = 2;
+  p.strides[0] = p.strides[1] = 2;
+  pool2d::backward(cview(x, {1, 1, 2, 2}), cview(dy, {1, 1, 1, 1}),
+                   view(dx, {1, 1, 2, 2}), p);
+  EXPECT_EQ(dx, (Vec{1, 0, 0, 0}));
+}
 
 TEST_P(CpuPool2d, ForwardAndBackward) {
   const PoolCase &c = GetParam();

@@ -1,1 +1,325 @@
-// placeholder
+//===- CpuElementwiseTest.cpp - unary, binary, softmax, dropout -----------===//
+
+#include "CpuKernelTestUtil.h"
+
+#include <cmath>
+
+using namespace soap::cpu;
+using namespace soap::cpu::test;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// unary
+//===----------------------------------------------------------------------===//
+
+double referenceUnary(unary::Kind k, double x) {
+  switch (k) {
+  case unary::Kind::Relu:
+    return x > 0 ? x : 0;
+  case unary::Kind::Gelu:
+    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  case unary::Kind::Sigmoid:
+    return 1.0 / (1.0 + std::exp(-x));
+  case unary::Kind::Tanh:
+    return std::tanh(x);
+  case unary::Kind::Exp:
+    return std::exp(x);
+  case unary::Kind::Log:
+    return std::log(x);
+  case unary::Kind::Neg:
+    return -x;
+  case unary::Kind::Sqrt:
+    return std::sqrt(x);
+  case unary::Kind::Erf:
+    return std::erf(x);
+  }
+  return 0;
+}
+
+class CpuUnary : public ::testing::TestWithParam<unary::Kind> {};
+
+TEST_P(CpuUnary, ForwardAndBackward) {
+  unary::Kind k = GetParam();
+  bool positive = k == unary::Kind::Log || k == unary::Kind::Sqrt;
+  Shape s{3, 7};
+  Vec x = random(s.numel(), 41, positive ? 0.5f : -2.0f, 2.0f);
+  if (k == unary::Kind::Relu) // keep finite differences off the kink
+    for (float &v : x)
+      v = v >= 0 ? v + 0.1f : v - 0.1f;
+  Vec y(s.numel()), ref(s.numel());
+  unary::forward(k, cview(x, s), view(y, s));
+  for (size_t i = 0; i < x.size(); ++i)
+    ref[i] = static_cast<float>(referenceUnary(k, x[i]));
+  EXPECT_TRUE(allClose(y, ref, 1e-6, 1e-6));
+
+  Vec proj = random(s.numel(), 42);
+  auto loss = [&] {
+    Vec out(s.numel());
+    unary::forward(k, cview(x, s), view(out, s));
+    return dot(out, proj);
+  };
+  Vec dx(x.size());
+  unary::backward(k, cview(x, s), cview(proj, s), view(dx, s));
+  EXPECT_TRUE(gradientMatches(x, dx, loss, 1e-3));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, CpuUnary,
+    ::testing::Values(unary::Kind::Relu, unary::Kind::Gelu,
+                      unary::Kind::Sigmoid, unary::Kind::Tanh,
+                      unary::Kind::Exp, unary::Kind::Log, unary::Kind::Neg,
+                      unary::Kind::Sqrt, unary::Kind::Erf));
+
+TEST(CpuUnary, InPlaceAndLarge) {
+  // Large enough to be split over threads; y aliases x.
+  Shape s{1 << 17};
+  Vec x = random(s.numel(), 43, -3.0f, 3.0f), ref(s.numel());
+  for (size_t i = 0; i < x.size(); ++i)
+    ref[i] = static_cast<float>(referenceUnary(unary::Kind::Gelu, x[i]));
+  unary::forward(unary::Kind::Gelu, cview(x, s), view(x, s));
+  EXPECT_TRUE(allClose(x, ref, 1e-6, 1e-6));
+}
+
+//===----------------------------------------------------------------------===//
+// binary
+//===----------------------------------------------------------------------===//
+
+struct BinaryCase {
+  binary::Kind kind;
+  std::vector<int64_t> a, b;
+};
+
+/// Plain NumPy broadcasting with index arithmetic.
+Vec referenceBinary(binary::Kind k, const Vec &a, const std::vector<int64_t> &as,
+                    const Vec &b, const std::vector<int64_t> &bs,
+                    std::vector<int64_t> &ys) {
+  size_t rank = std::max(as.size(), bs.size());
+  std::vector<int64_t> ap(rank, 1), bp(rank, 1);
+  std::copy(as.begin(), as.end(), ap.begin() + (rank - as.size()));
+  std::copy(bs.begin(), bs.end(), bp.begin() + (rank - bs.size()));
+  ys.assign(rank, 1);
+  int64_t n = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    ys[i] = std::max(ap[i], bp[i]);
+    n *= ys[i];
+  }
+  std::vector<int64_t> sa = stridesOf(ap), sb = stridesOf(bp);
+  Vec y(n);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t rem = e, ia = 0, ib = 0;
+    for (int i = static_cast<int>(rank) - 1; i >= 0; --i) {
+      int64_t idx = rem % ys[i];
+      rem /= ys[i];
+      ia += (ap[i] == 1 ? 0 : idx) * sa[i];
+      ib += (bp[i] == 1 ? 0 : idx) * sb[i];
+    }
+    double va = a[ia], vb = b[ib];
+    double r = k == binary::Kind::Add   ? va + vb
+               : k == binary::Kind::Sub ? va - vb
+               : k == binary::Kind::Mul ? va * vb
+                                        : va / vb;
+    y[e] = static_cast<float>(r);
+  }
+  return y;
+}
+
+class CpuBinary : public ::testing::TestWithParam<BinaryCase> {};
+
+TEST_P(CpuBinary, ForwardAndBackward) {
+  const BinaryCase &c = GetParam();
+  Shape as(c.a), bs(c.b);
+  Vec a = random(as.numel(), 51), b = random(bs.numel(), 52);
+  if (c.kind == binary::Kind::Div) // keep the divisor away from zero
+    for (float &v : b)
+      v = v >= 0 ? v + 0.5f : v - 0.5f;
+  std::vector<int64_t> ysv;
+  Vec ref = referenceBinary(c.kind, a, c.a, b, c.b, ysv);
+  Shape ys(ysv);
+  Vec y(ys.numel());
+  binary::forward(c.kind, cview(a, as), cview(b, bs), view(y, ys));
+  EXPECT_TRUE(allClose(y, ref, 1e-6, 1e-6));
+
+  Vec proj = random(ys.numel(), 53);
+  auto loss = [&] {
+    Vec out(ys.numel());
+    binary::forward(c.kind, cview(a, as), cview(b, bs), view(out, ys));
+    return dot(out, proj);
+  };
+  Vec da(a.size()), db(b.size());
+  binary::backward(c.kind, cview(a, as), cview(b, bs), cview(proj, ys),
+                   view(da, as), view(db, bs));
+  EXPECT_TRUE(gradientMatches(a, da, loss));
+  EXPECT_TRUE(gradientMatches(b, db, loss));
+}
+
+std::vector<BinaryCase> binaryCases() {
+  std::vector<BinaryCase> cases;
+  for (binary::Kind k : {binary::Kind::Add, binary::Kind::Sub,
+                         binary::Kind::Mul, binary::Kind::Div}) {
+    cases.push_back({k, {2, 3, 4}, {2, 3, 4}}); // same shape
+    cases.push_back({k, {2, 3, 4}, {4}});       // bias-like
+    cases.push_back({k, {2, 3, 4}, {3, 1}});    // middle axis
+    cases.push_back({k, {1, 4}, {3, 1}});       // both broadcast
+    cases.push_back({k, {2, 1, 3}, {}});        // rank-0 rhs
+    cases.push_back({k, {3}, {2, 2, 3}});       // lhs broadcast
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Broadcast, CpuBinary, ::testing::ValuesIn(binaryCases()));
+
+TEST(CpuBinary, StridedOperand) {
+  // a is a transposed view: y = a^T + b.
+  Vec a = random(12, 54), b = random(12, 55), y(12);
+  ConstFloatView at = cview(a, {3, 4}).permute({1, 0});
+  binary::forward(binary::Kind::Add, at, cview(b, {4, 3}), view(y, {4, 3}));
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 3; ++j)
+      EXPECT_FLOAT_EQ(y[i * 3 + j], a[j * 4 + i] + b[i * 3 + j]);
+}
+
+TEST(CpuBinary, LargeBroadcastMatchesSmallPath) {
+  // [64, 32, 16] * [32, 1]: split over threads.
+  std::vector<int64_t> as{64, 32, 16}, bs{32, 1};
+  Vec a = random(64 * 32 * 16, 56), b = random(32, 57);
+  std::vector<int64_t> ysv;
+  Vec ref = referenceBinary(binary::Kind::Mul, a, as, b, bs, ysv);
+  Vec y(ref.size());
+  binary::forward(binary::Kind::Mul, cview(a, Shape(as)), cview(b, Shape(bs)),
+                  view(y, Shape(ysv)));
+  EXPECT_TRUE(allClose(y, ref, 0, 0));
+  // db = sum over the broadcast axes of dy * a.
+  Vec dy = random(ref.size(), 58), db(32), dbRef(32);
+  binary::backward(binary::Kind::Mul, cview(a, Shape(as)), cview(b, Shape(bs)),
+                   cview(dy, Shape(ysv)), FloatView(), view(db, Shape(bs)));
+  for (int64_t i = 0; i < 64; ++i)
+    for (int64_t j = 0; j < 32; ++j)
+      for (int64_t k = 0; k < 16; ++k) {
+        int64_t e = (i * 32 + j) * 16 + k;
+        dbRef[j] += static_cast<float>(double(dy[e]) * a[e]);
+      }
+  EXPECT_TRUE(allClose(db, dbRef, 1e-4, 1e-4));
+}
+
+//===----------------------------------------------------------------------===//
+// softmax
+//===----------------------------------------------------------------------===//
+
+TEST(CpuSoftmax, ForwardAndBackwardOnEveryAxis) {
+  std::vector<int64_t> dims{2, 3, 4};
+  Shape s(dims);
+  for (int64_t axis : {-1, 0, 1, 2}) {
+    Vec x = random(s.numel(), 61, -3.0f, 3.0f), y(s.numel()), ref(s.numel());
+    softmax::forward(cview(x, s), axis, view(y, s));
+    int ax = axis < 0 ? axis + 3 : static_cast<int>(axis);
+    std::vector<int64_t> st = stridesOf(dims);
+    for (int64_t e = 0; e < s.numel(); ++e) {
+      int64_t pos = (e / st[ax]) % dims[ax];
+      int64_t base = e - pos * st[ax];
+      double mx = -1e30, sum = 0;
+      for (int64_t j = 0; j < dims[ax]; ++j)
+        mx = std::max(mx, double(x[base + j * st[ax]]));
+      for (int64_t j = 0; j < dims[ax]; ++j)
+        sum += std::exp(x[base + j * st[ax]] - mx);
+      ref[e] = static_cast<float>(std::exp(x[e] - mx) / sum);
+    }
+    EXPECT_TRUE(allClose(y, ref, 1e-6, 1e-5)) << "axis " << axis;
+
+    Vec proj = random(s.numel(), 62);
+    auto loss = [&] {
+      Vec out(s.numel());
+      softmax::forward(cview(x, s), axis, view(out, s));
+      return dot(out, proj);
+    };
+    Vec dx(x.size());
+    softmax::backward(cview(x, s), cview(proj, s), axis, view(dx, s));
+    EXPECT_TRUE(gradientMatches(x, dx, loss, 1e-2, 1e-3)) << "axis " << axis;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// dropout
+//===----------------------------------------------------------------------===//
+
+TEST(CpuDropout, KeepsTheExpectedFractionAndScales) {
+  Shape s{1000, 100};
+  Vec x(s.numel(), 1.0f), y(s.numel());
+  double ratio = 0.3;
+  dropout::forward(cview(x, s), view(y, s), ratio, 7, 1,
+                   dropout::GlobalIndex::whole(s));
+  int64_t kept = 0;
+  for (float v : y) {
+    if (v != 0.0f) {
+      ++kept;
+      EXPECT_FLOAT_EQ(v, static_cast<float>(1.0 / 0.7));
+    }
+  }
+  // 100000 Bernoulli(0.7) draws: the standard deviation is 145.
+  EXPECT_NEAR(double(kept), 70000.0, 1000.0);
+}
+
+TEST(CpuDropout, MaskDependsOnSeedAndStepOnly) {
+  Shape s{50, 40};
+  Vec x = random(s.numel(), 71), a(s.numel()), b(s.numel()), c(s.numel()),
+      d(s.numel());
+  auto g = dropout::GlobalIndex::whole(s);
+  dropout::forward(cview(x, s), view(a, s), 0.5, 3, 10, g);
+  dropout::forward(cview(x, s), view(b, s), 0.5, 3, 10, g);
+  dropout::forward(cview(x, s), view(c, s), 0.5, 3, 11, g);
+  dropout::forward(cview(x, s), view(d, s), 0.5, 4, 10, g);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_NE(a, d);
+}
+
+TEST(CpuDropout, ShardMaskIsTheSliceOfTheWholeMask) {
+  Shape whole{4, 6, 10};
+  Vec x = random(whole.numel(), 72), y(whole.numel());
+  dropout::forward(cview(x, whole), view(y, whole), 0.4, 9, 2,
+                   dropout::GlobalIndex::whole(whole));
+  // Shard: rows 1..3 of axis 0, columns 3..6 of axis 1, all of axis 2.
+  Shape shard{2, 3, 10};
+  dropout::GlobalIndex where;
+  where.global = whole;
+  where.offsets[0] = 1;
+  where.offsets[1] = 3;
+  Vec xs(shard.numel()), ys(shard.numel()), expect(shard.numel());
+  copy(cview(x, whole).slice({1, 3, 0}, {3, 6, 10}), view(xs, shard));
+  copy(cview(y, whole).slice({1, 3, 0}, {3, 6, 10}), view(expect, shard));
+  dropout::forward(cview(xs, shard), view(ys, shard), 0.4, 9, 2, where);
+  EXPECT_EQ(ys, expect);
+  // Backward draws the same mask: dx = dy * mask / (1 - ratio).
+  Vec dy(shard.numel(), 1.0f), dx(shard.numel());
+  dropout::backward(cview(dy, shard), view(dx, shard), 0.4, 9, 2, where);
+  float keep = static_cast<float>(1.0 / (1.0 - 0.4));
+  for (size_t i = 0; i < dx.size(); ++i)
+    EXPECT_EQ(dx[i], expect[i] != 0.0f ? keep : 0.0f) << i;
+}
+
+TEST(CpuDropout, RatioZeroIsIdentityAndOneIsZero) {
+  Shape s{5, 5};
+  Vec x = random(s.numel(), 73), y(s.numel());
+  dropout::forward(cview(x, s), view(y, s), 0.0, 1, 1,
+                   dropout::GlobalIndex::whole(s));
+  EXPECT_EQ(y, x);
+  dropout::forward(cview(x, s), view(y, s), 1.0, 1, 1,
+                   dropout::GlobalIndex::whole(s));
+  EXPECT_EQ(y, Vec(s.numel(), 0.0f));
+}
+
+TEST(CpuDropout, HashIsStable) {
+  // mix64 is splitmix64's finalizer: the generator seeded with 0 first
+  // returns 0xE220A8397B1DCDAF.
+  EXPECT_EQ(dropout::mix64(0x9E3779B97F4A7C15ull), 0xE220A8397B1DCDAFull);
+  // The mask function is a contract with the CUDA backend and with saved
+  // runs: pin its values.
+  uint64_t st = dropout::stream(1234, 5);
+  EXPECT_EQ(st, 0xD26B678DAB6ED74Bull);
+  EXPECT_FLOAT_EQ(dropout::keepUniform(st, 0), 0.239845097f);
+  EXPECT_FLOAT_EQ(dropout::keepUniform(st, 1), 0.990434229f);
+  EXPECT_FLOAT_EQ(dropout::keepUniform(st, 2), 0.310005248f);
+  EXPECT_FLOAT_EQ(dropout::keepUniform(st, 3), 0.965697527f);
+}
+
+} // namespace
