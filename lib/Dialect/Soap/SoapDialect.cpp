@@ -29,19 +29,45 @@ Operation *SoapDialect::materializeConstant(OpBuilder &builder, Attribute value,
   return ConstantOp::create(builder, loc, type, elements);
 }
 
-LogicalResult SoapDialect::verifyOperationAttribute(Operation *op,
-                                                    NamedAttribute attr) {
-  if (attr.getName() == kNameAttrName) {
+/// Checks a `soap.name` attribute; fails on any other soap attribute when
+/// `parallelAllowed` is false (arguments and results have no parallel config).
+static LogicalResult verifyNameOrUnknown(Operation *op, NamedAttribute attr,
+                                         bool parallelAllowed) {
+  StringRef known = SoapDialect::kNameAttrName;
+  if (attr.getName() == known) {
     auto name = dyn_cast<StringAttr>(attr.getValue());
     if (!name || name.getValue().empty())
-      return op->emitError("'") << kNameAttrName
-                                << "' must be a non-empty string";
+      return op->emitError("'") << known << "' must be a non-empty string";
     return success();
   }
-  if (attr.getName() != kParallelAttrName)
-    return op->emitError("unknown soap attribute '")
-           << attr.getName().getValue() << "' (known: '" << kNameAttrName << "', '"
-           << kParallelAttrName << "')";
+  if (attr.getName() == SoapDialect::kParallelAttrName && parallelAllowed)
+    return success();
+  InFlightDiagnostic diag = op->emitError("unknown soap attribute '")
+                            << attr.getName().getValue() << "' (known: '"
+                            << known << "'";
+  if (parallelAllowed)
+    diag << ", '" << SoapDialect::kParallelAttrName << "'";
+  return diag << ")";
+}
+
+LogicalResult SoapDialect::verifyRegionArgAttribute(Operation *op, unsigned,
+                                                    unsigned,
+                                                    NamedAttribute attr) {
+  return verifyNameOrUnknown(op, attr, /*parallelAllowed=*/false);
+}
+
+LogicalResult SoapDialect::verifyRegionResultAttribute(Operation *op, unsigned,
+                                                       unsigned,
+                                                       NamedAttribute attr) {
+  return verifyNameOrUnknown(op, attr, /*parallelAllowed=*/false);
+}
+
+LogicalResult SoapDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  if (failed(verifyNameOrUnknown(op, attr, /*parallelAllowed=*/true)))
+    return failure();
+  if (attr.getName() == kNameAttrName)
+    return success();
   if (!isa<ParallelAttr>(attr.getValue()))
     return op->emitError("'") << kParallelAttrName
                               << "' must be a #soap.parallel attribute, got "

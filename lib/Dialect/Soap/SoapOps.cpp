@@ -654,6 +654,11 @@ SmallVector<ParallelDim> EmbeddingOp::getParallelDims() {
 
 // A gather moves bytes and computes nothing; its gradient is a scatter-add.
 int64_t EmbeddingOp::getForwardFlops() { return 0; }
+// It reads the indices and the rows they select, not the whole table.
+int64_t EmbeddingOp::getBytesRead() {
+  return detail::sumTensorBytes(getIndices()) +
+         numel(getResult()) * detail::elementBytes(getTable().getType());
+}
 int64_t EmbeddingOp::getBackwardFlops() { return numel(getResult()); }
 SmallVector<unsigned> EmbeddingOp::getParameterOperandIndices() { return {1}; }
 
@@ -727,9 +732,12 @@ AttentionOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
 
 SmallVector<ParallelDim> AttentionOp::getParallelDims() {
   auto s = shapeOf(getResult());
+  // Splitting the heads splits the columns of wq, wk, wv and the rows of wo:
+  // every shard computes a partial sum of the whole result, hence no axis.
   return {{"batch", DimTag::Sample, s[0], 0},
           {"seq", DimTag::Attribute, s[1], 1},
-          {"heads", DimTag::Parameter, static_cast<int64_t>(getNumHeads()), 2}};
+          {"heads", DimTag::Parameter, static_cast<int64_t>(getNumHeads()),
+           -1}};
 }
 
 namespace {

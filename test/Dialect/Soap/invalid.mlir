@@ -995,6 +995,28 @@ func.func @parallel_on_func() attributes {soap.parallel = #soap.parallel<{batch 
 
 // -----
 
+// expected-error @+1 {{'soap.name' must be a non-empty string}}
+func.func @arg_name_empty(%x: tensor<8xf32> {soap.name = ""}) {
+  return
+}
+
+// -----
+
+// Arguments and results carry names, not parallel configs.
+// expected-error @+1 {{unknown soap attribute 'soap.parallel' (known: 'soap.name')}}
+func.func @arg_parallel(%x: tensor<8xf32> {soap.parallel = #soap.parallel<{batch = 2}>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown soap attribute 'soap.shape' (known: 'soap.name')}}
+func.func @result_unknown(%x: tensor<8xf32>) -> (tensor<8xf32> {soap.shape = 1 : i64}) {
+  return %x : tensor<8xf32>
+}
+
+// -----
+
 func.func @parallel_unknown_dim(%x: tensor<8x4xf32>, %w: tensor<4x2xf32>) {
   // expected-error @+1 {{'soap.linear' op has no parallelizable dimension 'cout' (it has: batch, out, in)}}
   %0 = soap.linear %x, %w {soap.parallel = #soap.parallel<{cout = 2}>} : (tensor<8x4xf32>, tensor<4x2xf32>) -> tensor<8x2xf32>

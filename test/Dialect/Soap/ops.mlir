@@ -448,3 +448,10 @@ func.func @named_and_parallel(%x: tensor<32x784xf32>) -> tensor<32x256xf32> {
       : (tensor<32x784xf32>, tensor<784x256xf32>) -> tensor<32x256xf32>
   return %y : tensor<32x256xf32>
 }
+
+// Function arguments and results can carry names (model inputs, outputs).
+// CHECK-LABEL: func.func @named_arguments
+// CHECK-SAME: (%{{.*}}: tensor<8x16xf32> {soap.name = "images"}) -> (tensor<8x16xf32> {soap.name = "out"})
+func.func @named_arguments(%x: tensor<8x16xf32> {soap.name = "images"}) -> (tensor<8x16xf32> {soap.name = "out"}) {
+  return %x : tensor<8x16xf32>
+}

@@ -30,6 +30,9 @@ def Soap_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
+  // `soap.name` also names function arguments (model inputs) and results.
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let hasConstantMaterializer = 1;
   let extraClassDeclaration = [{
     /// Registers the attributes (in SoapAttributes.cpp, where their storage

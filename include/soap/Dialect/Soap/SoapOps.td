@@ -222,7 +222,7 @@ def Soap_LayerNormOp : Soap_ComputeOp<"layer_norm",
 //===----------------------------------------------------------------------===//
 
 def Soap_EmbeddingOp : Soap_ComputeOp<"embedding",
-    ["getBackwardFlops", "getParameterOperandIndices"]> {
+    ["getBackwardFlops", "getBytesRead", "getParameterOperandIndices"]> {
   let summary = "Table lookup: rows of `table` selected by integer `indices`";
   let description = [{
     `indices` is any integer tensor `[...]`, `table` is `[V, D]`; the result is
@@ -231,7 +231,8 @@ def Soap_EmbeddingOp : Soap_ComputeOp<"embedding",
     Dimensions: `batch` (sample), `d<i>` (attribute), `dim` (parameter, D:
     column split of the table) and `vocab` (reduction, V: each shard holds
     some rows and contributes zeros for the others, Megatron's vocabulary
-    parallelism).
+    parallelism). Bytes read are the indices and the selected rows, not the
+    whole table.
 
     ```mlir
     %e = soap.embedding %ids, %table : (tensor<8x128xi64>, tensor<30522x768xf32>)
@@ -253,7 +254,9 @@ def Soap_AttentionOp : Soap_ComputeOp<"attention",
     <= i only (S = T). The result is `[B, S, E]`.
 
     Dimensions: `batch` (sample), `seq` (attribute, S) and `heads` (parameter:
-    Megatron's head-parallel attention).
+    Megatron's head-parallel attention). Splitting the heads splits the
+    columns of `wq`, `wk`, `wv` and the rows of `wo`, so every shard holds a
+    partial sum of the whole result: `heads` has no result axis.
 
     ```mlir
     %y = soap.attention %x, %x, %x, %wq, %wk, %wv, %wo {num_heads = 12 : i64}
