@@ -101,7 +101,7 @@ RankedTensorType ModelBuilder::floatTensor(ArrayRef<int64_t> shape) const {
 }
 
 void ModelBuilder::fail(const Twine &message) {
-  emitError(func.getLoc()) << message.str();
+  emitError(UnknownLoc::get(context)) << message.str();
   throw BuildError();
 }
 

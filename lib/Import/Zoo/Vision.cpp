@@ -349,7 +349,7 @@ soap::zoo::buildInceptionV3(MLIRContext &ctx, const InceptionV3Options &o) {
       Value a = b.avgPool(x, 5, 3, 0, false, "avg_pool");
       a = basicConv(b, a, "conv0", 128, 1);
       a = basicConv(b, a, "conv1", 768, 5, 5);
-      a = b.globalAvgPool(a, "adaptive_avg_pool");
+      a = b.adaptiveAvgPool(a, 1, "adaptive_avg_pool");
       a = b.flatten(a, "flatten");
       a = b.linear(a, o.numClasses, "fc", Init::normal(0.001));
       auxLoss = b.crossEntropy(a, labels, "loss");
