@@ -45,6 +45,123 @@ struct ConvGeometry {
            q.padding[3] == 0;
   }
 
+  /// One input channel per group (depthwise convolutions): a GEMM of depth
+  /// KH * KW is all overhead, so these run as direct loops.
+  bool depthwise() const { return cg == 1; }
+
+  /// Kernel column j: the output columns [lo, hi) whose input column
+  /// x * sw + iw0 is inside the image.
+  struct Columns {
+    int64_t iw0, lo, hi;
+  };
+  Columns columns(int64_t j) const {
+    const conv2d::Params &q = *params;
+    int64_t sw = q.strides[1];
+    Columns t;
+    t.iw0 = -q.padding[1] + j * q.dilations[1];
+    t.lo = t.iw0 >= 0 ? 0 : std::min(ow, (-t.iw0 + sw - 1) / sw);
+    t.hi = w - t.iw0 <= 0 ? 0 : std::min(ow, (w - t.iw0 + sw - 1) / sw);
+    t.hi = std::max(t.hi, t.lo);
+    return t;
+  }
+  /// The input row read by output row y through kernel row i (may be
+  /// outside the image: padding).
+  int64_t inputRow(int64_t y, int64_t i) const {
+    const conv2d::Params &q = *params;
+    return y * q.strides[0] - q.padding[0] + i * q.dilations[0];
+  }
+
+  /// Calls f(i, j, yy, ih, cols) for every kernel tap and output row whose
+  /// tap reads inside the image.
+  template <class F> void forTaps(F &&f) const {
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j) {
+        Columns cols = columns(j);
+        if (cols.lo >= cols.hi)
+          continue;
+        for (int64_t yy = 0; yy < oh; ++yy) {
+          int64_t ih = inputRow(yy, i);
+          if (ih >= 0 && ih < h)
+            f(i, j, yy, ih, cols);
+        }
+      }
+  }
+
+  /// y = sum over the taps (i, j) of w[o, 0, i, j] * x shifted by the tap;
+  /// bias excluded.
+  void depthwiseForward(const float *x, const float *wt, float *y) const {
+    int64_t sw = params->strides[1];
+    parallelRange(n * o, std::max<int64_t>(1, kGrain / (kh * kw * p)),
+                  [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t img = r / o, oc = r % o;
+        const float *src = x + (img * c + oc / og) * h * w;
+        float *dst = y + r * p;
+        std::memset(dst, 0, p * sizeof(float));
+        forTaps([&](int64_t i, int64_t j, int64_t yy, int64_t ih, Columns t) {
+          float wv = wt[(oc * kh + i) * kw + j];
+          const float *s = src + ih * w + t.iw0;
+          float *d = dst + yy * ow;
+          if (sw == 1)
+            for (int64_t xx = t.lo; xx < t.hi; ++xx)
+              d[xx] += wv * s[xx];
+          else
+            for (int64_t xx = t.lo; xx < t.hi; ++xx)
+              d[xx] += wv * s[xx * sw];
+        });
+      }
+    });
+  }
+
+  void depthwiseBackward(const float *x, const float *wt, const float *dy,
+                         float *dx, float *dw) const {
+    int64_t sw = params->strides[1];
+    if (dx) // parallel over input planes: each gathers its og outputs
+      parallelRange(n * c, std::max<int64_t>(1, kGrain / (og * kh * kw * p)),
+                    [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          int64_t img = r / c, ci = r % c;
+          float *dst = dx + r * h * w;
+          for (int64_t oc = ci * og; oc < (ci + 1) * og; ++oc) {
+            const float *g = dy + (img * o + oc) * p;
+            forTaps([&](int64_t i, int64_t j, int64_t yy, int64_t ih, Columns t) {
+              float wv = wt[(oc * kh + i) * kw + j];
+              float *d = dst + ih * w + t.iw0;
+              const float *s = g + yy * ow;
+              if (sw == 1)
+                for (int64_t xx = t.lo; xx < t.hi; ++xx)
+                  d[xx] += wv * s[xx];
+              else
+                for (int64_t xx = t.lo; xx < t.hi; ++xx)
+                  d[xx * sw] += wv * s[xx];
+            });
+          }
+        }
+      });
+    if (dw) // parallel over output channels, images in order
+      parallelRange(o, std::max<int64_t>(1, kGrain / (n * kh * kw * p)),
+                    [&](int64_t o0, int64_t o1) {
+        std::vector<double> acc(kh * kw);
+        for (int64_t oc = o0; oc < o1; ++oc) {
+          std::fill(acc.begin(), acc.end(), 0.0);
+          for (int64_t img = 0; img < n; ++img) {
+            const float *src = x + (img * c + oc / og) * h * w;
+            const float *g = dy + (img * o + oc) * p;
+            forTaps([&](int64_t i, int64_t j, int64_t yy, int64_t ih, Columns t) {
+              const float *s = src + ih * w + t.iw0;
+              const float *gr = g + yy * ow;
+              float part = 0.0f;
+              for (int64_t xx = t.lo; xx < t.hi; ++xx)
+                part += gr[xx] * s[xx * sw];
+              acc[i * kw + j] += part;
+            });
+          }
+          for (int64_t t = 0; t < kh * kw; ++t)
+            dw[oc * kh * kw + t] += static_cast<float>(acc[t]);
+        }
+      });
+  }
+
   /// Images per GEMM: enough columns to keep the GEMM efficient when the
   /// output is small (late layers), within a 32 MB column buffer.
   int64_t imagesPerBlock() const {
@@ -81,10 +198,13 @@ struct ConvGeometry {
             std::memcpy(d + lo, s + iw0 + lo, (hi - lo) * sizeof(float));
             std::memset(d + hi, 0, (ow - hi) * sizeof(float));
           } else {
-            for (int64_t x = 0; x < ow; ++x) {
-              int64_t iw = x * sw + iw0;
-              d[x] = (iw >= 0 && iw < w) ? s[iw] : 0.0f;
-            }
+            int64_t lo = iw0 >= 0 ? 0 : std::min(ow, (-iw0 + sw - 1) / sw);
+            int64_t hi = w - iw0 <= 0 ? 0 : (w - iw0 + sw - 1) / sw;
+            hi = std::clamp<int64_t>(hi, lo, ow);
+            std::memset(d, 0, lo * sizeof(float));
+            for (int64_t x = lo; x < hi; ++x)
+              d[x] = s[x * sw + iw0];
+            std::memset(d + hi, 0, (ow - hi) * sizeof(float));
           }
         }
       }
@@ -111,10 +231,17 @@ struct ConvGeometry {
                 continue;
               float *d = dst + ih * w;
               const float *s = src + y * ow;
-              for (int64_t x = 0; x < ow; ++x) {
-                int64_t iw = x * sw + iw0;
-                if (iw >= 0 && iw < w)
-                  d[iw] += s[x];
+              // The output columns whose input column is inside the image.
+              int64_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+              int64_t hi = w - iw0 <= 0 ? 0 : (w - iw0 + sw - 1) / sw;
+              hi = std::min(hi, ow);
+              if (sw == 1) {
+                float *dd = d + iw0;
+                for (int64_t x = lo; x < hi; ++x)
+                  dd[x] += s[x];
+              } else {
+                for (int64_t x = lo; x < hi; ++x)
+                  d[x * sw + iw0] += s[x];
               }
             }
           }
@@ -137,7 +264,9 @@ void conv2d::forward(ConstFloatView x, ConstFloatView w, ConstFloatView b,
   assert(y.dim(0) == g.n && y.dim(1) == g.o && y.dim(2) == g.oh &&
          y.dim(3) == g.ow);
   int64_t hw = g.h * g.w;
-  if (g.direct()) {
+  if (g.depthwise()) {
+    g.depthwiseForward(x.data, w.data, y.data);
+  } else if (g.direct()) {
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t gi = 0; gi < g.groups; ++gi)
         gemm(false, false, g.og, g.p, g.cg, 1.0f, w.data + gi * g.og * g.k, g.k,
@@ -201,6 +330,11 @@ void conv2d::backward(ConstFloatView x, ConstFloatView w, ConstFloatView dy,
   }
   if (!dx && !dw)
     return;
+  if (g.depthwise()) {
+    g.depthwiseBackward(x.data, w.data, dy.data, dx ? dx.data : nullptr,
+                        dw ? dw.data : nullptr);
+    return;
+  }
   if (g.direct()) {
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t gi = 0; gi < g.groups; ++gi) {

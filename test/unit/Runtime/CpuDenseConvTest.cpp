@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <ostream>
+#include <thread>
 
 using namespace soap::cpu;
 using namespace soap::cpu::test;
@@ -255,6 +256,10 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{2, 4, 5, 4, 6, 3, 3, convParams({1, 2}, {1, 1, 1, 1}, {1, 1}, 2), true},
         // depthwise.
         ConvCase{1, 3, 5, 5, 3, 3, 3, convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 3), false},
+        // depthwise with a channel multiplier, stride 2, dilation 2.
+        ConvCase{2, 2, 7, 6, 4, 3, 2, convParams({2, 1}, {1, 2, 0, 1}, {2, 2}, 2), true},
+        // 1x1 depthwise.
+        ConvCase{1, 3, 3, 4, 3, 1, 1, convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 3), true},
         // 1x1 unit stride: the direct GEMM path.
         ConvCase{2, 3, 4, 4, 5, 1, 1, convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 1), true},
         // 1x1 with groups.
@@ -364,6 +369,33 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{2, 2, 6, 6, poolParams(pool2d::Kind::Avg, {3, 3}, {2, 2}, {1, 1, 1, 1}, true)},
         // Global average pooling.
         PoolCase{2, 3, 4, 4, poolParams(pool2d::Kind::Avg, {4, 4}, {4, 4}, {0, 0, 0, 0}, false)}));
+
+TEST(CpuBlas, RankThreadsRunKernelsConcurrently) {
+  // Ranks hosted as threads call the kernels at the same time, each with one
+  // thread; every rank must get the single-threaded answer.
+  int before = numThreads();
+  setNumThreads(1);
+  int64_t n = 2, c = 4, h = 9, o = 6;
+  Vec x = random(n * c * h * h, 301), w = random(o * c * 9, 302);
+  conv2d::Params p;
+  p.padding[0] = p.padding[1] = p.padding[2] = p.padding[3] = 1;
+  Shape xs{n, c, h, h}, ws{o, c, 3, 3}, ys{n, o, h, h};
+  Vec expect(ys.numel());
+  conv2d::forward(cview(x, xs), cview(w, ws), {}, view(expect, ys), p);
+  std::vector<Vec> outs(4, Vec(ys.numel()));
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 4; ++r)
+    ranks.emplace_back([&, r] {
+      setNumThreads(1);
+      for (int rep = 0; rep < 20; ++rep)
+        conv2d::forward(cview(x, xs), cview(w, ws), {}, view(outs[r], ys), p);
+    });
+  for (std::thread &t : ranks)
+    t.join();
+  for (const Vec &out : outs)
+    EXPECT_EQ(out, expect);
+  setNumThreads(before);
+}
 
 TEST(CpuBlas, ThreadsCanBeSetToOne) {
   int before = numThreads();
