@@ -1,0 +1,219 @@
+//===- Simulator.h - task graph and event-driven simulation -----*- C++ -*-===//
+//
+// Predicts one training step (forward, backward, gradient synchronization,
+// optimizer update) of an OpGraph under a Strategy on a MachineModel, priced
+// by a CostModel (design section 5; docs/simulator.md).
+//
+// The task graph has a fixed shape for a given OpGraph: per op, the slots
+//   forward-comm -> forward -> partial-sum
+//   backward-comm -> backward -> gradient-sync -> update
+// and per edge a forward transfer (producer layout to consumer layout) and a
+// backward transfer (the gradient, the other way). A config decides each
+// slot's duration and the resources it occupies: an op's kernels run on all
+// its shards' devices at once (SPMD), a communication task on the link
+// resources it crosses. A slot that has nothing to do takes no time and no
+// resource. Each resource runs its tasks one at a time in the order they
+// become ready (ties by slot index); contention on shared links follows.
+//
+// Because the shape is fixed, changing one op's config (simulateDelta)
+// recomputes only the slots it touches — its own and those of its edges —
+// and re-runs the event loop over arrays that are already built; the result
+// is the full simulation's, bit for bit. Per-(op, config) and per-(edge,
+// producer config, consumer config) costs are cached across calls.
+//
+// Micro-batches and pipeline stages: a slot is keyed by (op, kind); a later
+// extension keys it by (op, kind, micro-batch) and adds the pipeline edges,
+// without changing the event loop.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SOAP_SIMULATOR_SIMULATOR_H
+#define SOAP_SIMULATOR_SIMULATOR_H
+
+#include "soap/Graph/OpGraph.h"
+#include "soap/Simulator/CostModel.h"
+#include "soap/Simulator/Expected.h"
+#include "soap/Simulator/ShardingRules.h"
+#include "soap/Simulator/Strategy.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace soap {
+
+/// Bytes one device holds at its peak (the start of the backward pass).
+struct MemoryUsage {
+  int64_t weights = 0;
+  int64_t gradients = 0;
+  int64_t optimizerState = 0;
+  /// Results of every op kept for the backward pass, the model inputs, and
+  /// received copies of operands that live elsewhere.
+  int64_t activations = 0;
+  /// The largest single backward's gradient buffers.
+  int64_t workspace = 0;
+
+  int64_t total() const {
+    return weights + gradients + optimizerState + activations + workspace;
+  }
+  bool operator==(const MemoryUsage &o) const {
+    return weights == o.weights && gradients == o.gradients &&
+           optimizerState == o.optimizerState && activations == o.activations &&
+           workspace == o.workspace;
+  }
+};
+
+struct SimResult {
+  /// Seconds of one training step.
+  double stepTime = 0;
+  /// Per device: seconds running kernels, seconds taking part in
+  /// communication (overlaps compute), and stepTime - compute.
+  std::vector<double> computeTime;
+  std::vector<double> commTime;
+  std::vector<double> idleTime;
+  /// Per device.
+  std::vector<MemoryUsage> memory;
+  std::vector<int64_t> peakMemory;
+  /// Every device's peak fits its memory.
+  bool fitsMemory = true;
+  /// Bytes crossing each resource (MachineModel::resourceName); 0 for
+  /// devices.
+  std::vector<double> linkBytes;
+  /// Bytes sent between devices in the step.
+  double commBytes = 0;
+  /// Useful FLOPs of the step (the graph's, each once) and model FLOPs
+  /// utilization: their ideal time at peak over stepTime * all devices.
+  double modelFlops = 0;
+  double mfu = 0;
+  /// Tasks that did something.
+  int64_t tasks = 0;
+
+  /// The largest peak over devices.
+  int64_t maxPeakMemory() const;
+};
+
+enum class TaskKind : uint8_t {
+  ForwardComm,  ///< communication inside an op's forward (LSTM state gather)
+  Forward,      ///< the op's forward kernels
+  PartialSum,   ///< all-reduce of a result split along a reduction dim
+  BackwardComm, ///< communication inside an op's backward
+  Backward,     ///< data and weight gradient kernels
+  GradientSync, ///< all-reduce of the gradients of replicated weights
+  Update,       ///< optimizer step on the op's weight shards
+  Transfer,     ///< resharding of an edge's tensor, producer to consumer
+  GradientTransfer, ///< the edge's gradient back, with the reduction of the
+                    ///< consumer's replicated-operand contributions
+};
+const char *toString(TaskKind k);
+/// Compute kinds occupy devices; the others occupy links.
+bool isComputeKind(TaskKind k);
+
+/// One task of the last simulation, for tests, tools and traces.
+struct TaskInfo {
+  TaskKind kind;
+  int op = -1;   ///< its op (or the edge's consumer)
+  int edge = -1; ///< for transfers
+  double start = 0, end = 0;
+  /// Devices (compute) or link resources (communication) it occupied.
+  std::vector<int> resources;
+  /// Devices taking part (communication).
+  std::vector<int> devices;
+  double bytes = 0;
+  std::string name;
+};
+
+class Simulator {
+public:
+  /// Keeps references to both: they must outlive the simulator.
+  Simulator(const OpGraph &graph, const CostModel &cost);
+  ~Simulator();
+
+  /// "" when `config` is a valid config of op `op` on the machine, else why
+  /// not (unknown dim, degree not dividing, bad view, ...).
+  std::string checkConfig(int op, const ParallelConfig &config) const;
+
+  /// Simulates a whole strategy from scratch (caches of pure costs aside).
+  Expected<SimResult> simulate(const Strategy &strategy);
+  /// After a successful simulate(): changes one op's config and re-simulates
+  /// only what it touches. Equal to simulate() of the changed strategy. On
+  /// error nothing changes.
+  Expected<SimResult> simulateDelta(int op, const ParallelConfig &config);
+
+  /// The strategy of the last successful simulation.
+  const Strategy &strategy() const { return current; }
+  bool hasState() const { return ready; }
+
+  /// Tasks of the last simulation that did something, in slot order.
+  std::vector<TaskInfo> tasks() const;
+  /// Chrome/Perfetto trace JSON of the last simulation (docs/simulator.md).
+  std::string traceJson() const;
+  /// Writes traceJson(); returns "" or an error message.
+  std::string writeTrace(const std::string &path) const;
+
+  const OpShardingRule &rule(int op) const { return rules[op]; }
+  const OpGraph &graph() const { return g; }
+  const CostModel &costModel() const { return cost; }
+  /// Drops the cost caches (they grow with the configs seen).
+  void clearCaches();
+
+  struct OpVariant;
+  struct EdgeVariant;
+
+private:
+  enum : int { kSlotsPerOp = 7, kSlotsPerEdge = 2 };
+  int opSlot(int op, TaskKind k) const {
+    return op * kSlotsPerOp + static_cast<int>(k);
+  }
+  int edgeSlot(int edge, bool backward) const {
+    return numOps * kSlotsPerOp + edge * kSlotsPerEdge + (backward ? 1 : 0);
+  }
+  TaskKind slotKind(int slot) const;
+
+  Expected<int> variantOf(int op, const ParallelConfig &config);
+  const EdgeVariant &edgeVariant(int edge);
+  void fillOpSlots(int op);
+  void fillEdgeSlots(int edge);
+  SimResult run();
+
+  const OpGraph &g;
+  const CostModel &cost;
+  int numOps = 0;
+  int numEdges = 0;
+  int numSlots = 0;
+  std::vector<OpShardingRule> rules;
+  std::vector<char> needsBackward;
+  /// Edge duplicating an earlier one (same tensor, same consumer layout),
+  /// or -1.
+  std::vector<int> duplicateOf;
+  std::vector<std::vector<int>> inEdges, outEdges;
+
+  // Static task graph (CSR).
+  std::vector<int> succBegin, succList, predCount;
+
+  // Caches.
+  std::vector<std::vector<std::unique_ptr<OpVariant>>> variants;
+  std::vector<std::unordered_map<uint64_t, std::vector<int>>> variantIndex;
+  std::unordered_map<uint64_t, std::unique_ptr<EdgeVariant>> edgeCache;
+
+  // Current state.
+  bool ready = false;
+  Strategy current;
+  std::vector<int> chosen; // variant per op
+  std::vector<double> dur;
+  std::vector<const int *> resPtr;
+  std::vector<int> resCount;
+  std::vector<const CommCost *> comm;
+  std::vector<const EdgeVariant *> edgeNow;
+  double idealTime = 0; // the graph's FLOPs at peak, on one device
+  double modelFlops = 0;
+
+  // Event loop scratch and the last timeline.
+  std::vector<double> readyAt, startAt, endAt, freeAt;
+  std::vector<int> remaining;
+  std::vector<std::pair<double, int>> heap;
+};
+
+} // namespace soap
+
+#endif // SOAP_SIMULATOR_SIMULATOR_H
