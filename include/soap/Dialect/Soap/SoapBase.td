@@ -15,7 +15,7 @@ def Soap_Dialect : Dialect {
     the level of its operators (linear, conv2d, attention, ...), on logical
     (unsharded) tensors. Every compute op declares its parallelizable dimensions,
     tagged `sample`, `attribute`, `parameter` or `reduction`
-    (`SoapParallelizableOpInterface`), and its FLOPs, bytes and parameters as
+    (`soap::ParallelizableOpInterface`), and its FLOPs, bytes and parameters as
     functions of its shapes. A parallelization strategy attaches a
     `#soap.parallel<...>` attribute (degrees per named dimension plus a machine
     view) to each op; lowering inserts the explicit parallel ops
