@@ -298,7 +298,9 @@ struct ModelStats {
   int64_t numComputeOps = 0;
 };
 
-/// The statistics of every function of `module`.
+/// The statistics of every function of `module`. The sums saturate at
+/// INT64_MAX (the ops' own counts are int64_t: keep the batch modest when
+/// counting the FLOPs of the largest models).
 ModelStats computeStats(mlir::ModuleOp module);
 
 } // namespace soap::zoo

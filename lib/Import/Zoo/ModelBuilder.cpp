@@ -5,8 +5,10 @@
 #include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 using namespace mlir;
@@ -465,17 +467,24 @@ static int64_t contractionMacs(Operation *op) {
   return 0;
 }
 
+/// a += b, saturating at INT64_MAX (a GPT-3 step at batch 1536 has more
+/// than 2^63 FLOPs).
+static void addSaturating(int64_t &a, int64_t b) {
+  int64_t sum;
+  a = llvm::AddOverflow(a, b, sum) ? std::numeric_limits<int64_t>::max() : sum;
+}
+
 ModelStats soap::zoo::computeStats(ModuleOp module) {
   ModelStats stats;
   module.walk([&](Operation *op) {
     if (auto w = dyn_cast<WeightOp>(op)) {
-      stats.parameters += soap::detail::numElements(w.getType());
+      addSaturating(stats.parameters, soap::detail::numElements(w.getType()));
       ++stats.numWeights;
       return;
     }
     if (auto p = dyn_cast<ParallelizableOpInterface>(op)) {
-      stats.forwardFlops += p.getForwardFlops();
-      stats.macs += contractionMacs(op);
+      addSaturating(stats.forwardFlops, p.getForwardFlops());
+      addSaturating(stats.macs, contractionMacs(op));
       ++stats.numComputeOps;
     }
   });

@@ -89,7 +89,7 @@ void describe(InceptionV3Options &o, OptionVisitor &v) {
 
 void describe(RnnTcOptions &o, OptionVisitor &v) {
   v.visit("batch", o.batch, "batch size");
-  v.visit("seq", o.seq, "sequence length (recurrent steps unrolled)");
+  v.visit("seq", o.seq, "sequence length (RNNs: the steps unrolled)");
   v.visit("vocab", o.vocab, "vocabulary size");
   v.visit("embed", o.embed, "embedding size");
   v.visit("hidden", o.hidden, "hidden size");
@@ -100,7 +100,7 @@ void describe(RnnTcOptions &o, OptionVisitor &v) {
 
 void describe(RnnLmOptions &o, OptionVisitor &v) {
   v.visit("batch", o.batch, "batch size");
-  v.visit("seq", o.seq, "sequence length (recurrent steps unrolled)");
+  v.visit("seq", o.seq, "sequence length (RNNs: the steps unrolled)");
   v.visit("vocab", o.vocab, "vocabulary size");
   v.visit("embed", o.embed, "embedding size");
   v.visit("hidden", o.hidden, "hidden size");
@@ -110,7 +110,7 @@ void describe(RnnLmOptions &o, OptionVisitor &v) {
 
 void describe(NmtOptions &o, OptionVisitor &v) {
   v.visit("batch", o.batch, "batch size");
-  v.visit("seq", o.seq, "sequence length (recurrent steps unrolled)");
+  v.visit("seq", o.seq, "sequence length (RNNs: the steps unrolled)");
   v.visit("src-vocab", o.srcVocab, "source vocabulary size");
   v.visit("tgt-vocab", o.tgtVocab, "target vocabulary size");
   v.visit("embed", o.embed, "embedding size");

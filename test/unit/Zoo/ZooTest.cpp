@@ -410,8 +410,9 @@ TEST_F(ZooTest, GptMatchesMegatronFormula) {
     double formula = megatronParams(g);
     EXPECT_EQ(double(p), std::round(formula) + 2.0 * g.h);
     EXPECT_TRUE(within(double(p), formula, 0.01));
-    if (g.published > 0)
+    if (g.published > 0) {
       EXPECT_TRUE(within(double(p), g.published, 0.01));
+    }
   }
   // 1.7 B is "1.7" in the paper's table, rounded from 1.65 B.
   EXPECT_TRUE(within(megatronParams(sizes[2]), 1.7e9, 0.03));
