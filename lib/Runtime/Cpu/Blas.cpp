@@ -6,17 +6,50 @@
 #include <cblas.h>
 
 #include <climits>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 
 namespace soap::cpu {
 
+// One thread pool, not two. With OpenMP, OpenBLAS runs single-threaded and
+// gemm() splits large products over the OpenMP team itself: libgomp's
+// workers spin for milliseconds after each parallel region, and a second
+// pool (OpenBLAS's pthreads) scheduled meanwhile on the same cores runs at a
+// fraction of its speed (measured: 2-thread convolutions at 0.3x).
+namespace {
+std::once_flag blasConfigured;
+
+void configureBlas() {
+  std::call_once(blasConfigured, [] {
+#ifdef _OPENMP
+    openblas_set_num_threads(1);
+#endif
+  });
+}
+
+void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+           float alpha, const float *a, int64_t lda, const float *b,
+           int64_t ldb, float beta, float *c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+              transB ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), alpha, a,
+              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
+              static_cast<int>(ldc));
+}
+
+/// Products below this many FLOPs stay on one thread.
+constexpr double kParallelGemmFlops = double(1 << 21);
+} // namespace
+
 void setNumThreads(int n) {
   if (n < 1)
     n = 1;
-  openblas_set_num_threads(n);
+  configureBlas();
 #ifdef _OPENMP
   omp_set_num_threads(n);
+#else
+  openblas_set_num_threads(n);
 #endif
 }
 
@@ -24,7 +57,7 @@ int numThreads() {
 #ifdef _OPENMP
   return omp_get_max_threads();
 #else
-  return 1;
+  return openblas_get_num_threads();
 #endif
 }
 
@@ -43,11 +76,34 @@ void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
   }
   assert(m < INT_MAX && n < INT_MAX && k < INT_MAX && lda < INT_MAX &&
          ldb < INT_MAX && ldc < INT_MAX && "GEMM too large for 32-bit BLAS");
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-              transB ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
+  configureBlas();
+  int threads = detail::maxThreads();
+  if (threads > 1 && 2.0 * m * n * k >= kParallelGemmFlops) {
+    // Split the longer side of C into blocks (multiples of 16) per thread.
+    bool splitN = n >= m;
+    int64_t len = splitN ? n : m, align = 16;
+    int64_t parts = std::min<int64_t>(threads, std::max<int64_t>(1, len / align));
+    if (parts > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+#endif
+      for (int64_t part = 0; part < parts; ++part) {
+        int64_t b0 = part == 0 ? 0 : len * part / parts / align * align;
+        int64_t b1 = part + 1 == parts ? len : len * (part + 1) / parts / align * align;
+        if (b1 <= b0)
+          continue;
+        if (splitN)
+          sgemm(transA, transB, m, b1 - b0, k, alpha, a, lda,
+                transB ? b + b0 * ldb : b + b0, ldb, beta, c + b0, ldc);
+        else
+          sgemm(transA, transB, b1 - b0, n, k, alpha,
+                transA ? a + b0 : a + b0 * lda, lda, b, ldb, beta,
+                c + b0 * ldc, ldc);
+      }
+      return;
+    }
+  }
+  sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 namespace detail {

@@ -176,9 +176,10 @@ struct ConvGeometry {
     const conv2d::Params &q = *params;
     int64_t sh = q.strides[0], sw = q.strides[1], pt = q.padding[0],
             pl = q.padding[1], dh = q.dilations[0], dw = q.dilations[1];
-    parallelRange(k, std::max<int64_t>(1, kGrain / std::max<int64_t>(p, 1)),
-                  [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
+    // Sequential on purpose: a copy costs a few percent of the GEMM that
+    // follows, and a parallel region per image costs a barrier each.
+    {
+      for (int64_t r = 0; r < k; ++r) {
         int64_t ci = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
         const float *src = img + ci * h * w;
         float *dst = col + r * ld;
@@ -208,18 +209,16 @@ struct ConvGeometry {
           }
         }
       }
-    });
+    }
   }
 
-  /// The adjoint of im2col: img[...] += col[...]. Parallel over channels,
-  /// whose pixels no other channel touches.
+  /// The adjoint of im2col: img[...] += col[...] (sequential, like im2col).
   void col2im(const float *col, int64_t ld, float *img) const {
     const conv2d::Params &q = *params;
     int64_t sh = q.strides[0], sw = q.strides[1], pt = q.padding[0],
             pl = q.padding[1], dh = q.dilations[0], dw = q.dilations[1];
-    parallelRange(cg, std::max<int64_t>(1, kGrain / std::max<int64_t>(kh * kw * p, 1)),
-                  [&](int64_t c0, int64_t c1) {
-      for (int64_t ci = c0; ci < c1; ++ci) {
+    {
+      for (int64_t ci = 0; ci < cg; ++ci) {
         float *dst = img + ci * h * w;
         for (int64_t i = 0; i < kh; ++i)
           for (int64_t j = 0; j < kw; ++j) {
@@ -246,7 +245,7 @@ struct ConvGeometry {
             }
           }
       }
-    });
+    }
   }
 };
 

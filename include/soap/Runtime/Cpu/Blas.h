@@ -1,10 +1,12 @@
 //===- Blas.h - GEMM and threading of the CPU kernels -----------*- C++ -*-===//
 //
 // Every matrix product of the CPU kernels goes through gemm() (OpenBLAS's
-// cblas_sgemm). The kernels use two kinds of threads: OpenBLAS's own pool
-// inside GEMMs, and OpenMP teams for elementwise loops, im2col and
-// reductions. A process that hosts several ranks (as threads or as MPI
-// processes on few cores) sets both to 1 per rank with setNumThreads(1).
+// cblas_sgemm). The kernels use ONE pool of threads, OpenMP's: OpenBLAS is
+// set to one thread on first use and gemm() splits large products over the
+// OpenMP team itself (two pools on the same cores starve each other: libgomp
+// workers spin after every parallel region). Without OpenMP, OpenBLAS's own
+// threads are used instead. A process that hosts several ranks (as threads,
+// or as MPI processes on few cores) calls setNumThreads(1) in each rank.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SOAP_RUNTIME_CPU_BLAS_H
@@ -14,16 +16,15 @@
 
 namespace soap::cpu {
 
-/// Sets the threads the kernels use: OpenBLAS's pool (process-wide) and the
-/// OpenMP team size of the calling thread (OpenMP's nthreads is per thread, so
-/// each rank thread calls this for itself). n < 1 means 1.
+/// Sets the threads the kernels called from this thread use: the OpenMP team
+/// size of the calling thread (OpenMP's nthreads is per thread, so each rank
+/// thread calls this for itself). n < 1 means 1.
 void setNumThreads(int n);
 
-/// The OpenMP team size a kernel called from this thread uses (1 without
-/// OpenMP).
+/// The threads a kernel called from this thread uses.
 int numThreads();
 
-/// The threads OpenBLAS uses.
+/// The threads OpenBLAS itself uses (1 when the kernels use OpenMP).
 int blasNumThreads();
 
 /// Row-major C = alpha * op(A) . op(B) + beta * C, with op(A) [m, k] and
