@@ -47,10 +47,10 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
       {"dynamic-operand", "an operand soap needs at import time (a shape, "
                           "axes, sizes, starts/ends, an exponent, a dropout "
                           "ratio, ...) is a runtime value"},
-      {"dynamic-shape", "a graph input with a dynamic dimension that no "
-                        "--batch/--dim binding fixes"},
-      {"fold-only", "an op that soap folds at import time only (Equal, Where, "
-                    "Range, ...) has runtime inputs"},
+      {"dynamic-shape", "a graph input without a shape, or with a dynamic "
+                        "dimension that no --batch/--dim binding fixes"},
+      {"fold-only", "an op that soap folds at import time only (Equal, Less, "
+                    "Greater, Not, Where, Range) has runtime inputs"},
       {"spatial-rank", "Conv, MaxPool or AveragePool with 3 or more spatial "
                        "dimensions (soap has 2-D windows; 1-D ones are mapped "
                        "onto them)"},
@@ -58,26 +58,29 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
       {"pool-padding", "pooling whose padding reaches the kernel size, or "
                        "ceil_mode with count_include_pad"},
       {"optional-output", "an optional output that soap does not compute is "
-                          "used: BatchNormalization's running statistics, "
-                          "Dropout's mask, MaxPool's indices, LSTM's Y_c, "
-                          "LayerNormalization's mean and inverse deviation, "
-                          "SoftmaxCrossEntropyLoss's log-probabilities"},
+                          "used: BatchNormalization's saved statistics "
+                          "(before opset 14), Dropout's mask, MaxPool's "
+                          "indices, LSTM's Y_c, LayerNormalization's "
+                          "statistics of a non-FLOAT input"},
       {"negative-step", "Slice with a negative step on a runtime tensor"},
       {"empty-tensor", "an op would produce a zero-size piece (Split sizes "
-                       "of 0)"},
+                       "of 0, a Gather of no index)"},
       {"pow-exponent", "Pow with an exponent other than a known scalar in "
                        "{-1, -0.5, 0.5, 1, 2, 3}"},
       {"lstm-variant", "LSTM with direction reverse or bidirectional, "
-                       "peepholes, sequence_lens, initial states, non-default "
-                       "activations, clip or input_forget"},
+                       "peepholes, sequence_lens shorter than the sequence, "
+                       "non-zero initial states, non-default activations, "
+                       "clip or input_forget"},
       {"loss-variant", "SoftmaxCrossEntropyLoss with class weights, "
                        "ignore_index or reduction 'none'"},
       {"gather-variant", "Gather with runtime indices that is not an "
-                         "embedding (axis 0 of a 2-D float table)"},
+                         "embedding (axis 0 of a 2-D float table), or with "
+                         "more than 64 known indices on a runtime tensor"},
       {"batch-norm-spatial", "BatchNormalization with spatial = 0 (opsets 7 "
                              "and 8)"},
       {"layer-norm-scale", "LayerNormalization whose scale or bias is not "
-                           "shaped like the normalized axes"},
+                           "shaped like the normalized axes (a reshape of "
+                           "the same element count is fine)"},
       {"opset", "a model whose default-domain opset is outside 7-17 and "
                 "that ONNX's version converter cannot bring to 7"},
   };
@@ -145,6 +148,10 @@ private:
   LogicalResult checkOpset(onnx::ModelProto &model);
   void bindDimensions(onnx::ModelProto &model);
   LogicalResult inferShapes(onnx::ModelProto &model);
+  /// The node a libonnx inference message names: its location and the
+  /// importer's "node 'NAME' (OP, opset N): " prefix (empty if none).
+  std::pair<Location, std::string>
+  describeInferenceError(const onnx::ModelProto &model, StringRef message);
 
   MLIRContext *context;
   const OnnxImportOptions &options;
@@ -190,6 +197,35 @@ LogicalResult ModelLoader::load(StringRef bytes, onnx::ModelProto &model) {
                               << "' has no shape; soap needs static shapes "
                                  "[limitation: dynamic-shape]";
     }
+  // The checker wants shapes on the graph outputs; shape inference gives
+  // them to outputs declared with an element type only.
+  if (llvm::any_of(model.graph().output(), [](const onnx::ValueInfoProto &vi) {
+        return !vi.type().tensor_type().has_shape();
+      })) {
+    try {
+      onnx::shape_inference::InferShapes(model);
+    } catch (const std::exception &) {
+      // Reported by the checker or by the strict inference below.
+    }
+    // An output still without a shape: a node before it did not type; strict
+    // inference names it.
+    if (llvm::any_of(model.graph().output(),
+                     [](const onnx::ValueInfoProto &vi) {
+                       return !vi.type().tensor_type().has_shape();
+                     })) {
+      try {
+        onnx::ModelProto copy = model;
+        onnx::ShapeInferenceOptions strict(true, 1, true);
+        onnx::shape_inference::InferShapes(
+            copy, onnx::OpSchemaRegistry::Instance(), strict);
+      } catch (const std::exception &e) {
+        std::string what = StringRef(e.what()).trim().str();
+        auto [where, prefix] = describeInferenceError(model, what);
+        return emitError(where) << prefix << "inconsistent shapes: ONNX "
+                                << "shape inference failed (" << what << ")";
+      }
+    }
+  }
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception &e) {
@@ -294,6 +330,27 @@ void ModelLoader::bindDimensions(onnx::ModelProto &model) {
   }
 }
 
+std::pair<Location, std::string>
+ModelLoader::describeInferenceError(const onnx::ModelProto &model,
+                                    StringRef message) {
+  // libonnx's messages read "[ShapeInferenceError] (op_type:Add, node name:
+  // n): ..."; name the node the way the importer does.
+  size_t opPos = message.find("op_type:"), namePos = message.find("node name: ");
+  if (opPos == StringRef::npos || namePos == StringRef::npos)
+    return {loc, ""};
+  StringRef op = message.substr(opPos + 8).take_until(
+      [](char c) { return c == ',' || c == ')'; });
+  StringRef node =
+      message.substr(namePos + 11).take_until([](char c) { return c == ')'; });
+  int64_t opset = 0;
+  for (const auto &entry : model.opset_import())
+    if (entry.domain().empty() || entry.domain() == "ai.onnx")
+      opset = entry.version();
+  return {NameLoc::get(StringAttr::get(context, node), loc),
+          ("node '" + node + "' (" + op + ", opset " + Twine(opset) + "): ")
+              .str()};
+}
+
 LogicalResult ModelLoader::inferShapes(onnx::ModelProto &model) {
   std::string strictError;
   try {
@@ -308,25 +365,7 @@ LogicalResult ModelLoader::inferShapes(onnx::ModelProto &model) {
   // Strict inference stops at the first node it cannot type (sometimes a
   // model that declares too old an opset for one of its nodes): say so, and
   // go on with what it infers; soap's own shape rules check every op.
-  // libonnx's messages read "[ShapeInferenceError] (op_type:Add, node name:
-  // n): ..."; name the node the way the importer does.
-  StringRef msg(strictError);
-  size_t opPos = msg.find("op_type:"), namePos = msg.find("node name: ");
-  Location where = loc;
-  std::string prefix;
-  if (opPos != StringRef::npos && namePos != StringRef::npos) {
-    StringRef op = msg.substr(opPos + 8).take_until(
-        [](char c) { return c == ',' || c == ')'; });
-    StringRef node =
-        msg.substr(namePos + 11).take_until([](char c) { return c == ')'; });
-    int64_t opset = 0;
-    for (const auto &entry : model.opset_import())
-      if (entry.domain().empty() || entry.domain() == "ai.onnx")
-        opset = entry.version();
-    where = NameLoc::get(StringAttr::get(context, node), loc);
-    prefix = ("node '" + node + "' (" + op + ", opset " + Twine(opset) + "): ")
-                 .str();
-  }
+  auto [where, prefix] = describeInferenceError(model, strictError);
   emitWarning(where) << prefix << "ONNX shape inference failed ("
                      << StringRef(strictError).trim()
                      << "); importing with soap's own shape checks";

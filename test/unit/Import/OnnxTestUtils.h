@@ -1,0 +1,80 @@
+//===- OnnxTestUtils.h - building ONNX models in tests ----------*- C++ -*-===//
+#ifndef SOAP_TEST_UNIT_IMPORT_ONNXTESTUTILS_H
+#define SOAP_TEST_UNIT_IMPORT_ONNXTESTUTILS_H
+
+#include "soap/Import/Onnx.h"
+
+#include "onnx/onnx_pb.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace soap::test {
+
+/// A dimension of a graph input: a size, or a symbol (dim_param).
+struct Dim {
+  Dim(int64_t size) : size(size) {}
+  Dim(const char *symbol) : symbol(symbol) {}
+  int64_t size = -1;
+  std::string symbol;
+};
+
+/// Builds an ONNX model with the protobuf API.
+class OnnxModelBuilder {
+public:
+  explicit OnnxModelBuilder(int64_t opset = 17, const std::string &name = "test");
+
+  void input(const std::string &name, std::vector<Dim> dims,
+             int32_t dtype = onnx::TensorProto::FLOAT);
+  /// An output of unknown shape (shape inference fills it in).
+  void output(const std::string &name, int32_t dtype = onnx::TensorProto::FLOAT);
+  /// A float initializer; values default to 0.01 * index.
+  void initializer(const std::string &name, std::vector<int64_t> dims,
+                   std::vector<float> values = {});
+  void intInitializer(const std::string &name, std::vector<int64_t> dims,
+                      std::vector<int64_t> values);
+  /// A float scalar Constant node producing `name`.
+  void scalarConstant(const std::string &name, float value);
+  onnx::NodeProto &node(const std::string &opType,
+                        std::vector<std::string> inputs,
+                        std::vector<std::string> outputs,
+                        const std::string &name = "");
+
+  static void setInt(onnx::NodeProto &node, const std::string &name, int64_t v);
+  static void setFloat(onnx::NodeProto &node, const std::string &name, float v);
+  static void setInts(onnx::NodeProto &node, const std::string &name,
+                      std::vector<int64_t> v);
+  static void setString(onnx::NodeProto &node, const std::string &name,
+                        const std::string &v);
+
+  onnx::ModelProto &proto() { return model; }
+  std::string bytes() const;
+
+private:
+  onnx::ModelProto model;
+  onnx::GraphProto *graph;
+};
+
+/// The result of an import with its diagnostics captured.
+struct ImportResult {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::string diagnostics;
+  bool ok() const { return static_cast<bool>(module); }
+};
+
+ImportResult importWithDiagnostics(mlir::MLIRContext &context,
+                                   const std::string &bytes,
+                                   const OnnxImportOptions &options = {},
+                                   const std::string &name = "test.onnx");
+
+/// The module printed (generic op names included, for FileCheck-like
+/// assertions).
+std::string printModule(mlir::ModuleOp module);
+
+} // namespace soap::test
+
+#endif // SOAP_TEST_UNIT_IMPORT_ONNXTESTUTILS_H
