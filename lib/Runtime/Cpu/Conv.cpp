@@ -45,9 +45,11 @@ struct ConvGeometry {
            q.padding[3] == 0;
   }
 
-  /// One input channel per group (depthwise convolutions): a GEMM of depth
-  /// KH * KW is all overhead, so these run as direct loops.
-  bool depthwise() const { return cg == 1; }
+  /// One input channel per group and few outputs per group (depthwise
+  /// convolutions): a GEMM of depth KH * KW and height og is all overhead,
+  /// so these run as direct loops. (A single-channel input with many
+  /// outputs, an MNIST stem, still gets a GEMM of useful height.)
+  bool depthwise() const { return cg == 1 && og < 8; }
 
   /// Kernel column j: the output columns [lo, hi) whose input column
   /// x * sw + iw0 is inside the image.

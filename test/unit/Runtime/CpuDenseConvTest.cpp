@@ -260,6 +260,8 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{2, 2, 7, 6, 4, 3, 2, convParams({2, 1}, {1, 2, 0, 1}, {2, 2}, 2), true},
         // 1x1 depthwise.
         ConvCase{1, 3, 3, 4, 3, 1, 1, convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 3), true},
+        // one input channel, eight outputs: im2col + GEMM, not depthwise.
+        ConvCase{2, 1, 6, 6, 8, 3, 3, convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 1), true},
         // 1x1 unit stride: the direct GEMM path.
         ConvCase{2, 3, 4, 4, 5, 1, 1, convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 1), true},
         // 1x1 with groups.
@@ -369,6 +371,32 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{2, 2, 6, 6, poolParams(pool2d::Kind::Avg, {3, 3}, {2, 2}, {1, 1, 1, 1}, true)},
         // Global average pooling.
         PoolCase{2, 3, 4, 4, poolParams(pool2d::Kind::Avg, {4, 4}, {4, 4}, {0, 0, 0, 0}, false)}));
+
+TEST(CpuBlas, SplitGemmMatchesReference) {
+  // Large enough (> 2 MFLOP) to be split over two threads, along n (wide C)
+  // and along m (tall C), with every transpose combination and beta = 1.
+  int before = numThreads();
+  setNumThreads(2);
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{40, 300}, {300, 40}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        int64_t k = 100;
+        Vec a = random(m * k, 311), b = random(k * n, 312), c = random(m * n, 313);
+        Vec ref = c;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double acc = 0;
+            for (int64_t t = 0; t < k; ++t)
+              acc += double(ta ? a[t * m + i] : a[i * k + t]) *
+                     (tb ? b[j * k + t] : b[t * n + j]);
+            ref[i * n + j] = static_cast<float>(2.0 * acc + ref[i * n + j]);
+          }
+        gemm(ta, tb, m, n, k, 2.0f, a.data(), ta ? m : k, b.data(), tb ? k : n,
+             1.0f, c.data(), n);
+        EXPECT_TRUE(allClose(c, ref, 1e-4, 1e-5)) << m << "x" << n << " " << ta << tb;
+      }
+  setNumThreads(before);
+}
 
 TEST(CpuBlas, RankThreadsRunKernelsConcurrently) {
   // Ranks hosted as threads call the kernels at the same time, each with one
