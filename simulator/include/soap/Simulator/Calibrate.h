@@ -1,0 +1,108 @@
+//===- Calibrate.h - measure kernels into a ProfileDB -----------*- C++ -*-===//
+//
+// What soap-calibrate does, as a library: for a model's OpGraph, enumerate
+// the shard shapes its candidate strategies need (degrees 1, 2, 4, ... of
+// every dim, up to the machine's devices), time the kernels that compute
+// them on a real device and write the medians into a ProfileDB keyed the way
+// the CostModel looks them up.
+//
+//   linear, matmul  GEMMs: forward C = A.B; backward dA = dC.B^T and
+//                   dB = A^T.dC (the runtime's kernels: OpenBLAS sgemm on
+//                   CPU, cuBLAS on GPU)
+//   conv2d          im2col + GEMM per image (backward: the filter-gradient
+//                   and column-gradient GEMMs plus col2im), timed for one
+//                   image and multiplied by the shard's batch
+//   other ops       a streaming kernel over the bytes the shard reads and
+//                   writes (twice that for the backward); attention, lstm and
+//                   experts are left to the roofline fitted from the GEMM
+//                   samples
+//
+// Every kernel is run `warmup` times, then timed `repeats` times; the
+// ProfileDB keeps every sample and the median.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SOAP_SIMULATOR_CALIBRATE_H
+#define SOAP_SIMULATOR_CALIBRATE_H
+
+#include "soap/Graph/OpGraph.h"
+#include "soap/Simulator/Expected.h"
+#include "soap/Simulator/MachineModel.h"
+#include "soap/Simulator/ProfileDB.h"
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace soap {
+
+/// One device's kernels, each timed once per call (seconds).
+class KernelBench {
+public:
+  virtual ~KernelBench();
+  /// "cpu" or "cuda".
+  virtual std::string kind() const = 0;
+  /// The device and library ("AMD EPYC, OpenBLAS 0.3.21, 1 thread").
+  virtual std::string description() const = 0;
+  virtual std::string library() const = 0;
+  /// Whether gemm() runs this element type.
+  virtual bool supports(DType dtype) const = 0;
+  /// C[m,n] = A[m,k] . B[k,n].
+  virtual double gemm(int64_t m, int64_t n, int64_t k, DType dtype) = 0;
+  /// im2col of one image: [c, h, w] to [c*kh*kw, oh*ow].
+  virtual double im2col(int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                        int64_t strideH, int64_t strideW, int64_t padH,
+                        int64_t padW) = 0;
+  /// A streaming kernel that reads and writes `bytes` in total.
+  virtual double stream(int64_t bytes) = 0;
+};
+
+/// OpenBLAS on this CPU with `threads` threads per kernel (a device is one
+/// core: 1).
+Expected<std::unique_ptr<KernelBench>> makeCpuBench(int threads = 1);
+/// cuBLAS on CUDA device `device`. Fails with "no CUDA device: ..." where
+/// there is none, and says so where Soap was built without the toolkit.
+Expected<std::unique_ptr<KernelBench>> makeCudaBench(int device = 0);
+
+struct CalibrationOptions {
+  int repeats = 5;
+  int warmup = 1;
+  /// Largest number of shards of one op considered (0: the machine's
+  /// devices).
+  int64_t maxDevices = 0;
+  /// Also time a sweep of square GEMMs and stream sizes, so that the fitted
+  /// efficiency curves cover sizes the model does not have.
+  bool sweep = true;
+  /// Progress lines go here when set.
+  std::ostream *log = nullptr;
+};
+
+/// One kernel to measure: an op under per-dim degrees.
+struct CalibrationJob {
+  int op = -1;
+  std::vector<int64_t> degree;
+  std::string key;
+};
+
+/// The distinct shard kernels of the model's candidate configs.
+std::vector<CalibrationJob> planCalibration(const OpGraph &graph,
+                                            const MachineModel &machine,
+                                            int64_t maxDevices);
+
+/// Measures the plan on `bench`; the ProfileDB's device type is the
+/// machine's.
+Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
+                              KernelBench &bench,
+                              const CalibrationOptions &options);
+
+/// `base` with the profile's measured figures: peak f32 FLOP/s = the best
+/// GEMM rate, memory bandwidth = the best streaming rate (the efficiency
+/// curve then scales it by size), shared-memory links at half the rate of
+/// the largest streaming kernel (a copy reads and writes each byte), GEMM
+/// efficiency 1 (the peak is itself measured). Sources say so.
+MachineModel machineFromProfile(const MachineModel &base, const ProfileDB &db);
+
+} // namespace soap
+
+#endif // SOAP_SIMULATOR_CALIBRATE_H

@@ -1,0 +1,142 @@
+//===- soap-calibrate.cpp - measure a model's kernels into a ProfileDB ----===//
+//
+//   soap-calibrate --device cpu --model FILE.mlir [-o profile.json]
+//                  [--repeats N] [--warmup N] [--machine NAME] [--nodes N]
+//                  [--max-devices N] [--blas-threads N] [--sweep=false]
+//                  [--emit-machine FILE]
+//   soap-calibrate --device cuda --model FILE.mlir --machine dgx-h100 ...
+//
+// A thin command line over soap/Simulator/Calibrate.h: extract the model's
+// OpGraph, time the shard kernels its candidate strategies need on this
+// device, write the ProfileDB that the simulator's cost model reads.
+//
+//===----------------------------------------------------------------------===//
+#include "soap/Graph/Extract.h"
+#include "soap/InitAll.h"
+#include "soap/Simulator/Calibrate.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fstream>
+#include <iostream>
+
+namespace cl = llvm::cl;
+
+static int fail(const std::string &message) {
+  llvm::errs() << "soap-calibrate: error: " << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::OptionCategory cat("soap-calibrate options");
+  cl::opt<std::string> device("device", cl::desc("cpu or cuda"), cl::init("cpu"),
+                              cl::cat(cat));
+  cl::opt<std::string> model("model", cl::desc("The model (soap IR, .mlir)"),
+                             cl::value_desc("file"), cl::Required, cl::cat(cat));
+  cl::opt<std::string> entry("entry", cl::desc("The model function (default: the only one)"),
+                             cl::init(""), cl::cat(cat));
+  cl::opt<std::string> output("o", cl::desc("The ProfileDB to write (default: stdout)"),
+                              cl::value_desc("file"), cl::init("-"), cl::cat(cat));
+  cl::opt<int> repeats("repeats", cl::desc("Timed runs per kernel (median kept)"),
+                       cl::init(5), cl::cat(cat));
+  cl::opt<int> warmup("warmup", cl::desc("Untimed runs before them"), cl::init(1),
+                      cl::cat(cat));
+  cl::opt<std::string> machineName(
+      "machine",
+      cl::desc("Machine preset or file whose device type the profile is for "
+               "(default: cpu-host for cpu, dgx-h100 for cuda)"),
+      cl::init(""), cl::cat(cat));
+  cl::opt<int> nodes("nodes", cl::desc("Override the machine's node count"),
+                     cl::init(0), cl::cat(cat));
+  cl::opt<int> maxDevices(
+      "max-devices",
+      cl::desc("Largest shard count of one op considered (default: the machine's devices)"),
+      cl::init(0), cl::cat(cat));
+  cl::opt<int> threads("blas-threads", cl::desc("BLAS threads per CPU kernel (a device is one core)"),
+                       cl::init(1), cl::cat(cat));
+  cl::opt<int> cudaDevice("cuda-device", cl::desc("CUDA device index"), cl::init(0),
+                          cl::cat(cat));
+  cl::opt<bool> sweep("sweep",
+                      cl::desc("Also time square GEMMs and streams of a range of "
+                               "sizes for the efficiency fits"),
+                      cl::init(true), cl::cat(cat));
+  cl::opt<std::string> emitMachine(
+      "emit-machine",
+      cl::desc("Write the machine file with the measured figures (CPU: cpu-host)"),
+      cl::value_desc("file"), cl::init(""), cl::cat(cat));
+  cl::opt<bool> quiet("quiet", cl::desc("No progress on stderr"), cl::cat(cat));
+  cl::HideUnrelatedOptions(cat);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "Measure a model's kernels into a ProfileDB\n");
+
+  if (device != "cpu" && device != "cuda")
+    return fail("--device must be cpu or cuda, got '" + device + "'");
+  if (repeats < 1 || warmup < 0)
+    return fail("--repeats must be at least 1 and --warmup at least 0");
+
+  // The device first: --device cuda on a machine without one fails here.
+  auto bench = device == "cpu" ? soap::makeCpuBench(threads)
+                               : soap::makeCudaBench(cudaDevice);
+  if (!bench)
+    return fail(bench.error());
+
+  std::string preset = machineName.empty()
+                           ? (device == "cpu" ? "cpu-host" : "dgx-h100")
+                           : std::string(machineName);
+  soap::MachineOverrides overrides;
+  if (nodes > 0)
+    overrides.nodes = nodes;
+  auto machine = soap::MachineModel::loadPreset(preset, overrides);
+  if (!machine)
+    return fail(machine.error());
+
+  mlir::DialectRegistry registry;
+  soap::registerSoapDialects(registry);
+  mlir::MLIRContext context(registry);
+  llvm::SourceMgr sourceMgr;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(model, sourceMgr, &context);
+  if (!module)
+    return fail("cannot read the model '" + model + "'");
+  auto graph = soap::extractOpGraph(*module, entry);
+  if (mlir::failed(graph))
+    return 1; // the diagnostic is printed
+
+  soap::CalibrationOptions options;
+  options.repeats = repeats;
+  options.warmup = warmup;
+  options.maxDevices = maxDevices;
+  options.sweep = sweep;
+  if (!quiet)
+    options.log = &std::cerr;
+  auto db = soap::calibrate(*graph, *machine, **bench, options);
+  if (!db)
+    return fail(db.error());
+
+  if (output == "-") {
+    std::cout << db->toJson() << "\n";
+  } else if (std::string e = db->save(output); !e.empty()) {
+    return fail(e);
+  }
+  if (!emitMachine.empty()) {
+    soap::MachineModel filled = soap::machineFromProfile(*machine, *db);
+    std::ofstream out(emitMachine);
+    if (!(out << filled.toJson() << "\n"))
+      return fail("cannot write '" + emitMachine + "'");
+  }
+  if (!quiet)
+    std::cerr << "soap-calibrate: " << db->size() << " kernels; best GEMM "
+              << db->bestGemmFlops / 1e9 << " GFLOP/s, best stream "
+              << db->bestBandwidth / 1e9 << " GB/s"
+              << (output == "-" ? "" : "; wrote " + output) << "\n";
+  return 0;
+}
