@@ -302,9 +302,67 @@ static LogicalResult convertNot(Im &im) {
       [](ArrayRef<int64_t> a) { return int64_t(a[0] == 0); });
 }
 
+/// Where with a known condition and float branches, one of them at run
+/// time: x * c + y * (1 - c), exact for finite values (a known branch must be
+/// finite). Masks (causal attention) are written this way.
+static LogicalResult selectWithKnownCondition(Im &im) {
+  auto cond = im.knownInput(0);
+  if (failed(cond))
+    return failure();
+  SmallVector<int64_t> shape;
+  SmallVector<int64_t> xy;
+  if (!broadcastShapes(im.inputShape(1), im.inputShape(2), xy) ||
+      !broadcastShapes((*cond)->shape, xy, shape))
+    return im.nodeError() << "inconsistent shapes: the condition and the "
+                             "branches do not broadcast together";
+  std::vector<double> c = (*cond)->toDoubles();
+  bool allTrue = llvm::all_of(c, [](double v) { return v != 0.0; });
+  bool allFalse = llvm::all_of(c, [](double v) { return v == 0.0; });
+  for (int i : {1, 2})
+    if ((i == 1 ? allTrue : allFalse) && im.inputShape(i) == ArrayRef(shape))
+      return im.forwardInput(0, i);
+  for (int i : {1, 2}) {
+    if (!im.isFoldable(i))
+      continue;
+    auto known = im.knownInput(i);
+    if (failed(known))
+      return failure();
+    for (double v : (*known)->toDoubles())
+      if (!std::isfinite(v))
+        return im.limitation("fold-only",
+                             "Where selects a non-finite known value against "
+                             "a runtime tensor");
+  }
+  auto x = im.valueOf(1);
+  auto y = im.valueOf(2);
+  if (failed(x) || failed(y))
+    return failure();
+  std::vector<double> notC(c.size());
+  for (size_t i = 0; i < c.size(); ++i) {
+    c[i] = c[i] != 0.0 ? 1.0 : 0.0;
+    notC[i] = 1.0 - c[i];
+  }
+  int32_t dtype = im.inputDType(1);
+  auto cv = im.constant(ConstTensor::fromDoubles(dtype, (*cond)->shape, c));
+  auto nv = im.constant(ConstTensor::fromDoubles(dtype, (*cond)->shape, notC));
+  if (failed(cv) || failed(nv))
+    return failure();
+  auto a = im.create<MulOp>({*x, *cv}, {}, "select_true");
+  auto b = im.create<MulOp>({*y, *nv}, {}, "select_false");
+  if (failed(a) || failed(b))
+    return failure();
+  auto sum = im.create<AddOp>({*a, *b});
+  if (failed(sum))
+    return failure();
+  return im.setOutput(0, *sum);
+}
+
 static LogicalResult convertWhere(Im &im) {
   int32_t dtype = im.inputDType(1);
   bool ints = isIntegerDType(dtype);
+  if (im.isFoldable(0) && isFloatDType(dtype) &&
+      im.inputDType(2) == dtype && (!im.isFoldable(1) || !im.isFoldable(2)))
+    return selectWithKnownCondition(im);
   return foldOnly(
       im, dtype, [](ArrayRef<double> a) { return a[0] != 0 ? a[1] : a[2]; },
       ints ? std::function<int64_t(ArrayRef<int64_t>)>(

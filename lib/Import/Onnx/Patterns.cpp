@@ -6,7 +6,12 @@
 //   after the Erf node;
 // - a linear layer with a bias as MatMul(x, W) + b (PyTorch's nn.Linear on
 //   inputs of rank > 2) becomes one soap.linear with the bias, named after
-//   the MatMul node.
+//   the MatMul node;
+// - layer normalization written out (before opset 17, LayerNormalization
+//   did not exist): mean = ReduceMean(x), d = x - mean, var =
+//   ReduceMean(d * d) (Pow(d, 2) imports as d * d), y = d / Sqrt(var + eps)
+//   * gamma + beta, over the trailing axes, with gamma and beta weights,
+//   becomes soap.layer_norm, named after the first ReduceMean node.
 // The replaced ops are left dead and erased by the importer.
 //
 //===----------------------------------------------------------------------===//
@@ -150,7 +155,109 @@ static void fuseLinearBias(func::FuncOp func) {
   }
 }
 
+/// Whether `axes` are the trailing axes from `first` of a tensor of `rank`.
+static bool trailingAxes(ArrayRef<int64_t> axes, int64_t rank, int64_t &first) {
+  if (axes.empty())
+    return false;
+  first = rank - static_cast<int64_t>(axes.size());
+  for (auto [i, a] : llvm::enumerate(axes))
+    if ((a < 0 ? a + rank : a) != first + static_cast<int64_t>(i))
+      return false;
+  return first >= 0;
+}
+
+/// A weight (or constant) shaped like the normalized axes.
+static bool isParam(Value v, ArrayRef<int64_t> normalized, Type element) {
+  if (!v.getDefiningOp<WeightOp>())
+    return false;
+  auto type = cast<RankedTensorType>(v.getType());
+  return type.getShape() == normalized && type.getElementType() == element;
+}
+
+static void fuseLayerNorm(func::FuncOp func) {
+  SmallVector<ReduceMeanOp> means;
+  func.walk([&](ReduceMeanOp op) { means.push_back(op); });
+  OpBuilder builder(func.getContext());
+  for (ReduceMeanOp mean : means) {
+    if (!mean.getKeepDims())
+      continue;
+    Value x = mean.getInput();
+    auto xType = cast<RankedTensorType>(x.getType());
+    int64_t axis;
+    if (!trailingAxes(mean.getAxes(), xType.getRank(), axis))
+      continue;
+    auto sub = singleUser<SubOp>(mean.getResult());
+    if (!sub || sub.getLhs() != x || sub.getRhs() != mean.getResult())
+      continue;
+    Value d = sub.getResult();
+    // d feeds exactly d * d and d / std.
+    MulOp square;
+    DivOp divide;
+    bool ok = true;
+    for (Operation *user : d.getUsers()) {
+      auto m = dyn_cast<MulOp>(user);
+      auto q = dyn_cast<DivOp>(user);
+      if (m && m.getLhs() == d && m.getRhs() == d && (!square || square == m)) {
+        square = m;
+      } else if (q && q.getLhs() == d && (!divide || divide == q)) {
+        divide = q;
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok || !square || !divide)
+      continue;
+    auto var = singleUser<ReduceMeanOp>(square.getResult());
+    if (!var || !var.getKeepDims() || var.getAxes() != mean.getAxes())
+      continue;
+    auto shift = singleUser<AddOp>(var.getResult());
+    if (!shift)
+      continue;
+    auto epsilon = constantScalar(otherOperand(shift, var.getResult()));
+    if (!epsilon || !(*epsilon > 0.0))
+      continue;
+    auto root = singleUser<SqrtOp>(shift.getResult());
+    if (!root || divide.getRhs() != root.getResult() ||
+        !root.getResult().hasOneUse())
+      continue;
+    auto normalized = xType.getShape().drop_front(axis);
+    Type element = xType.getElementType();
+    auto scaled = singleUser<MulOp>(divide.getResult());
+    if (!scaled)
+      continue;
+    Value gamma = otherOperand(scaled, divide.getResult());
+    if (!isParam(gamma, normalized, element))
+      continue;
+    Operation *last = scaled;
+    Value beta;
+    if (auto shifted = singleUser<AddOp>(scaled.getResult())) {
+      Value b = otherOperand(shifted, scaled.getResult());
+      if (isParam(b, normalized, element)) {
+        beta = b;
+        last = shifted;
+      }
+    }
+    if (last->getResult(0).getType() != xType)
+      continue;
+    builder.setInsertionPoint(last);
+    SmallVector<Value> operands = {x, gamma};
+    if (beta)
+      operands.push_back(beta);
+    OperationState state(mean.getLoc(), LayerNormOp::getOperationName());
+    state.addOperands(operands);
+    state.addAttribute("axis", builder.getI64IntegerAttr(axis));
+    state.addAttribute("epsilon", builder.getF64FloatAttr(
+                                      onnx_import::shortestDouble(*epsilon)));
+    state.addTypes(xType);
+    Operation *ln = builder.create(state);
+    if (auto name = mean->getAttr(SoapDialect::kNameAttrName))
+      ln->setAttr(SoapDialect::kNameAttrName, name);
+    last->getResult(0).replaceAllUsesWith(ln->getResult(0));
+  }
+}
+
 void soap::onnx_import::runImportPatterns(func::FuncOp func) {
   fuseGelu(func);
   fuseLinearBias(func);
+  fuseLayerNorm(func);
 }

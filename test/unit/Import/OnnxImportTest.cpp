@@ -345,6 +345,88 @@ TEST(OnnxImport, NotQuiteGeluStaysAsWritten) {
   EXPECT_EQ(std::count(ops.begin(), ops.end(), "soap.erf"), 1);
 }
 
+/// LayerNorm as exporters before opset 17 write it, over the last axis.
+std::string decomposedLayerNorm(float exponent = 2.0f) {
+  B b(13, "ln");
+  b.input("x", {"batch", 4, 8});
+  b.initializer("gamma", {8});
+  b.initializer("beta", {8});
+  b.scalarConstant("two", exponent);
+  b.scalarConstant("eps", 1e-5f);
+  auto &m1 = b.node("ReduceMean", {"x"}, {"mean"}, "/ln/ReduceMean");
+  B::setInts(m1, "axes", {-1});
+  b.node("Sub", {"x", "mean"}, {"d"}, "/ln/Sub");
+  b.node("Pow", {"d", "two"}, {"sq"}, "/ln/Pow");
+  auto &m2 = b.node("ReduceMean", {"sq"}, {"var"}, "/ln/ReduceMean_1");
+  B::setInts(m2, "axes", {-1});
+  b.node("Add", {"var", "eps"}, {"ve"}, "/ln/Add");
+  b.node("Sqrt", {"ve"}, {"std"}, "/ln/Sqrt");
+  b.node("Div", {"d", "std"}, {"n"}, "/ln/Div");
+  b.node("Mul", {"n", "gamma"}, {"s"}, "/ln/Mul");
+  b.node("Add", {"s", "beta"}, {"y"}, "/ln/Add_1");
+  b.output("y");
+  return b.bytes();
+}
+
+TEST(OnnxImport, DecomposedLayerNormBecomesSoapLayerNorm) {
+  MLIRContext context;
+  OnnxImportOptions options;
+  options.batchSize = 3;
+  auto result = importWithDiagnostics(context, decomposedLayerNorm(), options);
+  ASSERT_TRUE(result.ok()) << result.diagnostics;
+  auto func = onlyFunc(*result.module);
+  EXPECT_EQ(computeOps(func), (std::vector<std::string>{"soap.layer_norm"}));
+  auto ln = firstOp<LayerNormOp>(func);
+  EXPECT_EQ(ln.getAxis(), 2);
+  EXPECT_DOUBLE_EQ(ln.getEpsilon().convertToDouble(), 1e-5);
+  EXPECT_EQ(soapName(ln), "/ln/ReduceMean");
+  EXPECT_EQ(ln.getScale().getDefiningOp<WeightOp>().getName(), "gamma");
+  EXPECT_EQ(ln.getBias().getDefiningOp<WeightOp>().getName(), "beta");
+}
+
+TEST(OnnxImport, NotQuiteLayerNormStaysAsWritten) {
+  // Cubes instead of squares: not a variance.
+  MLIRContext context;
+  OnnxImportOptions options;
+  options.batchSize = 3;
+  auto result =
+      importWithDiagnostics(context, decomposedLayerNorm(3.0f), options);
+  ASSERT_TRUE(result.ok()) << result.diagnostics;
+  auto ops = computeOps(onlyFunc(*result.module));
+  EXPECT_EQ(std::count(ops.begin(), ops.end(), "soap.layer_norm"), 0);
+  EXPECT_EQ(std::count(ops.begin(), ops.end(), "soap.reduce_mean"), 2);
+}
+
+TEST(OnnxImport, CausalMaskWhereIsArithmetic) {
+  // Where(lower-triangular mask, scores, -1e4): GPT-2's causal masking.
+  B b(13, "mask");
+  b.input("scores", {"batch", 4, 4});
+  auto &mask = b.node("Constant", {}, {"mask"}, "mask");
+  auto *a = mask.add_attribute();
+  a->set_name("value");
+  a->set_type(onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(onnx::TensorProto::BOOL);
+  a->mutable_t()->add_dims(4);
+  a->mutable_t()->add_dims(4);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j)
+      a->mutable_t()->add_int32_data(j <= i);
+  b.scalarConstant("masked", -1e4f);
+  b.node("Where", {"mask", "scores", "masked"}, {"y"}, "causal");
+  b.output("y");
+  MLIRContext context;
+  OnnxImportOptions options;
+  options.batchSize = 2;
+  auto result = importWithDiagnostics(context, b.bytes(), options);
+  ASSERT_TRUE(result.ok()) << result.diagnostics;
+  auto func = onlyFunc(*result.module);
+  EXPECT_EQ(computeOps(func), (std::vector<std::string>{"soap.mul", "soap.mul",
+                                                        "soap.add"}));
+  auto add = firstOp<AddOp>(func);
+  EXPECT_EQ(soapName(add), "causal");
+  EXPECT_EQ(shapeOf(add.getResult()), (std::vector<int64_t>{2, 4, 4}));
+}
+
 //===----------------------------------------------------------------------===//
 // LSTM and Gemm weights
 //===----------------------------------------------------------------------===//
