@@ -1329,6 +1329,10 @@ int64_t ExpertsOp::getCapacity() {
   int64_t t = shapeOf(getInput())[0], k = shapeOf(getGateWeights())[1];
   int64_t e = shapeOf(getW1())[0];
   double cap = getCapacityFactor().convertToDouble() * double(t * k) / double(e);
+  // An expert sees each token at most once (top-k picks distinct experts),
+  // so no capacity exceeds the token count; this also bounds huge factors.
+  if (!(cap < double(t)))
+    return t;
   return static_cast<int64_t>(std::ceil(cap));
 }
 

@@ -818,6 +818,23 @@ TEST_F(DialectInterfaceTest, ExpertsCapacityRoundsUp) {
   EXPECT_EQ(op.getForwardFlops(), 1712);
 }
 
+TEST_F(DialectInterfaceTest, ExpertsCapacityIsAtMostTheTokens) {
+  auto op = parse(R"mlir(
+    func.func @f(%x: tensor<10x4xf32>, %w: tensor<10x2xf32>, %i: tensor<10x2xi64>,
+                 %w1: tensor<4x4x8xf32>, %w2: tensor<4x8x4xf32>) {
+      %0 = soap.experts %x, %w, %i, %w1, %w2 {capacity_factor = 1.0e+300 : f64}
+          : (tensor<10x4xf32>, tensor<10x2xf32>, tensor<10x2xi64>,
+             tensor<4x4x8xf32>, tensor<4x8x4xf32>) -> tensor<10x4xf32>
+      return
+    })mlir", "soap.experts");
+  ASSERT_TRUE(op);
+  // 1e300·10·2 / 4 tokens asked, but an expert sees each of the 10 at most once
+  EXPECT_EQ(cast<soap::ExpertsOp>(op.getOperation()).getCapacity(), 10);
+  // 4·10 = 40 slots: MACs 40·2·4·8 = 2560, activation 40·8 = 320,
+  // combine 10·2·4 = 80: 2·2560 + 320 + 2·80
+  EXPECT_EQ(op.getForwardFlops(), 5600);
+}
+
 //===----------------------------------------------------------------------===//
 // Losses
 //===----------------------------------------------------------------------===//

@@ -545,7 +545,7 @@ def Soap_ExpertsOp : Soap_ComputeOp<"experts",
     `soap.topk_gate`) route each token to k of the E experts. Expert e computes
     `act(x . w1[e]) . w2[e]` with `w1 : [E, D, F]` and `w2 : [E, F, D]`; the
     result `[T, D]` sums the experts' outputs weighted by the gate. Each expert
-    takes at most `ceil(capacity_factor * T * k / E)` tokens (GShard's
+    takes at most `min(T, ceil(capacity_factor * T * k / E))` tokens (GShard's
     capacity); the overflow is dropped.
 
     Dimensions: `batch` (sample, tokens) and `expert` (parameter: expert
