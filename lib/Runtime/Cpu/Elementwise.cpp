@@ -2,9 +2,11 @@
 
 #include "soap/Runtime/Cpu/Elementwise.h"
 #include "Internal.h"
+#include "Math.h"
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace soap::cpu {
 using namespace detail;
@@ -18,103 +20,125 @@ constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 constexpr float kTwoOverSqrtPi = 1.12837916709551257390f;
 
-template <class F>
-void mapUnary(const float *x, float *y, int64_t n, F f) {
-  parallelRange(n, kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      y[i] = f(x[i]);
-  });
+/// f(x) of one kind, branch-free where it matters (detail/Math.h), so that
+/// the loops below vectorize.
+template <unary::Kind K> inline float value(float x) {
+  using unary::Kind;
+  if constexpr (K == Kind::Relu)
+    return x > 0.0f ? x : 0.0f;
+  else if constexpr (K == Kind::Gelu)
+    return 0.5f * x * (1.0f + verf(x * kInvSqrt2));
+  else if constexpr (K == Kind::Sigmoid)
+    return vsigmoid(x);
+  else if constexpr (K == Kind::Tanh)
+    return vtanh(x);
+  else if constexpr (K == Kind::Exp)
+    return vexp(x);
+  else if constexpr (K == Kind::Log)
+    return std::log(x);
+  else if constexpr (K == Kind::Neg)
+    return -x;
+  else if constexpr (K == Kind::Sqrt)
+    return std::sqrt(x);
+  else
+    return verf(x);
 }
 
-template <class F>
-void mapGrad(const float *x, const float *dy, float *dx, int64_t n, F f) {
-  parallelRange(n, kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      dx[i] += dy[i] * f(x[i]);
-  });
+/// f'(x) of one kind.
+template <unary::Kind K> inline float slope(float x) {
+  using unary::Kind;
+  if constexpr (K == Kind::Relu)
+    return x > 0.0f ? 1.0f : 0.0f;
+  else if constexpr (K == Kind::Gelu)
+    return 0.5f * (1.0f + verf(x * kInvSqrt2)) +
+           x * kInvSqrt2Pi * vexp(-0.5f * x * x);
+  else if constexpr (K == Kind::Sigmoid) {
+    float s = vsigmoid(x);
+    return s * (1.0f - s);
+  } else if constexpr (K == Kind::Tanh) {
+    float t = vtanh(x);
+    return 1.0f - t * t;
+  } else if constexpr (K == Kind::Exp)
+    return vexp(x);
+  else if constexpr (K == Kind::Log)
+    return 1.0f / x;
+  else if constexpr (K == Kind::Neg)
+    return -1.0f;
+  else if constexpr (K == Kind::Sqrt)
+    return 0.5f / std::sqrt(x);
+  else
+    return kTwoOverSqrtPi * vexp(-x * x);
+}
+
+// The loops are functions of their own (not inlined into the dispatch), so
+// that each is vectorized on its own terms.
+template <unary::Kind K>
+SOAP_NOINLINE void valueLoop(const float *x, float *y, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i)
+    y[i] = value<K>(x[i]);
+}
+
+template <unary::Kind K>
+SOAP_NOINLINE void slopeLoop(const float *x, const float *dy, float *dx,
+                             int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i)
+    dx[i] += dy[i] * slope<K>(x[i]);
+}
+
+template <unary::Kind K> void mapValue(const float *x, float *y, int64_t n) {
+  parallelRange(n, kGrain,
+                [&](int64_t b, int64_t e) { valueLoop<K>(x, y, b, e); });
+}
+
+template <unary::Kind K>
+void mapSlope(const float *x, const float *dy, float *dx, int64_t n) {
+  parallelRange(n, kGrain,
+                [&](int64_t b, int64_t e) { slopeLoop<K>(x, dy, dx, b, e); });
+}
+
+/// Calls f(std::integral_constant<Kind, K>) for the runtime kind K.
+template <class F> void dispatch(unary::Kind kind, F &&f) {
+  using unary::Kind;
+  switch (kind) {
+  case Kind::Relu:
+    return f(std::integral_constant<Kind, Kind::Relu>());
+  case Kind::Gelu:
+    return f(std::integral_constant<Kind, Kind::Gelu>());
+  case Kind::Sigmoid:
+    return f(std::integral_constant<Kind, Kind::Sigmoid>());
+  case Kind::Tanh:
+    return f(std::integral_constant<Kind, Kind::Tanh>());
+  case Kind::Exp:
+    return f(std::integral_constant<Kind, Kind::Exp>());
+  case Kind::Log:
+    return f(std::integral_constant<Kind, Kind::Log>());
+  case Kind::Neg:
+    return f(std::integral_constant<Kind, Kind::Neg>());
+  case Kind::Sqrt:
+    return f(std::integral_constant<Kind, Kind::Sqrt>());
+  case Kind::Erf:
+    return f(std::integral_constant<Kind, Kind::Erf>());
+  }
 }
 } // namespace
 
 float unary::apply(Kind kind, float x) {
-  switch (kind) {
-  case Kind::Relu:
-    return x > 0.0f ? x : 0.0f;
-  case Kind::Gelu:
-    return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
-  case Kind::Sigmoid:
-    return 1.0f / (1.0f + std::exp(-x));
-  case Kind::Tanh:
-    return std::tanh(x);
-  case Kind::Exp:
-    return std::exp(x);
-  case Kind::Log:
-    return std::log(x);
-  case Kind::Neg:
-    return -x;
-  case Kind::Sqrt:
-    return std::sqrt(x);
-  case Kind::Erf:
-    return std::erf(x);
-  }
-  return x;
+  float r = x;
+  dispatch(kind, [&](auto k) { r = value<decltype(k)::value>(x); });
+  return r;
 }
 
 float unary::derivative(Kind kind, float x) {
-  switch (kind) {
-  case Kind::Relu:
-    return x > 0.0f ? 1.0f : 0.0f;
-  case Kind::Gelu:
-    return 0.5f * (1.0f + std::erf(x * kInvSqrt2)) +
-           x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
-  case Kind::Sigmoid: {
-    float s = 1.0f / (1.0f + std::exp(-x));
-    return s * (1.0f - s);
-  }
-  case Kind::Tanh: {
-    float t = std::tanh(x);
-    return 1.0f - t * t;
-  }
-  case Kind::Exp:
-    return std::exp(x);
-  case Kind::Log:
-    return 1.0f / x;
-  case Kind::Neg:
-    return -1.0f;
-  case Kind::Sqrt:
-    return 0.5f / std::sqrt(x);
-  case Kind::Erf:
-    return kTwoOverSqrtPi * std::exp(-x * x);
-  }
-  return 1.0f;
+  float r = 1.0f;
+  dispatch(kind, [&](auto k) { r = slope<decltype(k)::value>(x); });
+  return r;
 }
 
 void unary::forward(Kind kind, ConstFloatView x, FloatView y) {
   assert(x.isContiguous() && y.isContiguous());
-  int64_t n = x.numel();
-  // One loop per kind, so that each inner loop is branch-free.
-  switch (kind) {
-  case Kind::Relu:
-    return mapUnary(x.data, y.data, n, [](float v) { return v > 0.0f ? v : 0.0f; });
-  case Kind::Gelu:
-    return mapUnary(x.data, y.data, n, [](float v) {
-      return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2));
-    });
-  case Kind::Sigmoid:
-    return mapUnary(x.data, y.data, n,
-                    [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
-  case Kind::Tanh:
-    return mapUnary(x.data, y.data, n, [](float v) { return std::tanh(v); });
-  case Kind::Exp:
-    return mapUnary(x.data, y.data, n, [](float v) { return std::exp(v); });
-  case Kind::Log:
-    return mapUnary(x.data, y.data, n, [](float v) { return std::log(v); });
-  case Kind::Neg:
-    return mapUnary(x.data, y.data, n, [](float v) { return -v; });
-  case Kind::Sqrt:
-    return mapUnary(x.data, y.data, n, [](float v) { return std::sqrt(v); });
-  case Kind::Erf:
-    return mapUnary(x.data, y.data, n, [](float v) { return std::erf(v); });
-  }
+  dispatch(kind, [&](auto k) {
+    mapValue<decltype(k)::value>(x.data, y.data, x.numel());
+  });
 }
 
 void unary::backward(Kind kind, ConstFloatView x, ConstFloatView dy,
@@ -122,17 +146,9 @@ void unary::backward(Kind kind, ConstFloatView x, ConstFloatView dy,
   if (!dx)
     return;
   assert(x.isContiguous() && dy.isContiguous() && dx.isContiguous());
-  int64_t n = x.numel();
-  switch (kind) {
-  case Kind::Relu:
-    return mapGrad(x.data, dy.data, dx.data, n,
-                   [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
-  case Kind::Neg:
-    return mapGrad(x.data, dy.data, dx.data, n, [](float) { return -1.0f; });
-  default:
-    return mapGrad(x.data, dy.data, dx.data, n,
-                   [kind](float v) { return derivative(kind, v); });
-  }
+  dispatch(kind, [&](auto k) {
+    mapSlope<decltype(k)::value>(x.data, dy.data, dx.data, x.numel());
+  });
 }
 
 //===----------------------------------------------------------------------===//
@@ -178,39 +194,45 @@ void binaryForward(ConstFloatView a, ConstFloatView b, FloatView y) {
   });
 }
 
-/// d(a op b)/da (wrtA) or /db, times dy.
-inline float partial(binary::Kind k, bool wrtA, float a, float b, float dy) {
-  switch (k) {
-  case binary::Kind::Add:
+/// d(a op b)/da (WrtA) or /db, times dy.
+template <binary::Kind K, bool WrtA>
+inline float partial(float a, float b, float dy) {
+  if constexpr (K == binary::Kind::Add)
     return dy;
-  case binary::Kind::Sub:
-    return wrtA ? dy : -dy;
-  case binary::Kind::Mul:
-    return wrtA ? dy * b : dy * a;
-  case binary::Kind::Div:
-    return wrtA ? dy / b : -dy * a / (b * b);
-  }
-  return dy;
+  else if constexpr (K == binary::Kind::Sub)
+    return WrtA ? dy : -dy;
+  else if constexpr (K == binary::Kind::Mul)
+    return WrtA ? dy * b : dy * a;
+  else
+    return WrtA ? dy / b : -dy * a / (b * b);
 }
 
 /// Accumulates the gradient of one operand (`self`, wrtA says which).
-void binaryGrad(binary::Kind kind, bool wrtA, ConstFloatView a,
-                ConstFloatView b, ConstFloatView dy, FloatView d) {
+template <binary::Kind K, bool WrtA>
+void binaryGrad(ConstFloatView a, ConstFloatView b, ConstFloatView dy,
+                FloatView d) {
   const Shape &ys = dy.shape;
   int64_t sa[kMaxRank], sb[kMaxRank];
   broadcastStrides(a, ys, sa);
   broadcastStrides(b, ys, sb);
-  const ConstFloatView &self = wrtA ? a : b;
+  const ConstFloatView &self = WrtA ? a : b;
   if (self.numel() == dy.numel()) {
     // No broadcast: every output element has its own gradient element.
     int64_t sd[kMaxRank];
     broadcastStrides(d, ys, sd);
     Layout<4> l(ys, {sd, dy.strides, sa, sb});
     l.forRowsParallel([&](const int64_t *off, int64_t len, const int64_t *in) {
+      float *pd = d.data + off[0];
+      const float *pg = dy.data + off[1], *pa = a.data + off[2],
+                  *pb = b.data + off[3];
+      if (in[0] == 1 && in[1] == 1 && in[2] == 1 && in[3] == 1) {
+        for (int64_t i = 0; i < len; ++i)
+          pd[i] += partial<K, WrtA>(pa[i], pb[i], pg[i]);
+        return;
+      }
       for (int64_t i = 0; i < len; ++i)
-        d.data[off[0] + i * in[0]] +=
-            partial(kind, wrtA, a.data[off[2] + i * in[2]],
-                    b.data[off[3] + i * in[3]], dy.data[off[1] + i * in[1]]);
+        pd[i * in[0]] +=
+            partial<K, WrtA>(pa[i * in[2]], pb[i * in[3]], pg[i * in[1]]);
     });
     return;
   }
@@ -222,10 +244,17 @@ void binaryGrad(binary::Kind kind, bool wrtA, ConstFloatView a,
   broadcastStrides(dense, ys, sacc);
   Layout<4> l(ys, {sacc, dy.strides, sa, sb});
   l.forRows(0, l.rows(), [&](const int64_t *off, int64_t len, const int64_t *in) {
+    double *pacc = acc + off[0];
+    const float *pg = dy.data + off[1], *pa = a.data + off[2],
+                *pb = b.data + off[3];
+    if (in[0] == 1 && in[1] == 1 && in[2] == 1 && in[3] == 1) {
+      for (int64_t i = 0; i < len; ++i)
+        pacc[i] += partial<K, WrtA>(pa[i], pb[i], pg[i]);
+      return;
+    }
     for (int64_t i = 0; i < len; ++i)
-      acc[off[0] + i * in[0]] +=
-          partial(kind, wrtA, a.data[off[2] + i * in[2]],
-                  b.data[off[3] + i * in[3]], dy.data[off[1] + i * in[1]]);
+      pacc[i * in[0]] +=
+          partial<K, WrtA>(pa[i * in[2]], pb[i * in[3]], pg[i * in[1]]);
   });
   Layout<2> out(self.shape, {d.strides, dense.strides});
   out.forRows(0, out.rows(), [&](const int64_t *off, int64_t len, const int64_t *in) {
@@ -251,10 +280,23 @@ void binary::forward(Kind kind, ConstFloatView a, ConstFloatView b,
 
 void binary::backward(Kind kind, ConstFloatView a, ConstFloatView b,
                       ConstFloatView dy, FloatView da, FloatView db) {
-  if (da)
-    binaryGrad(kind, true, a, b, dy, da);
-  if (db)
-    binaryGrad(kind, false, a, b, dy, db);
+  auto both = [&](auto k) {
+    constexpr Kind K = decltype(k)::value;
+    if (da)
+      binaryGrad<K, true>(a, b, dy, da);
+    if (db)
+      binaryGrad<K, false>(a, b, dy, db);
+  };
+  switch (kind) {
+  case Kind::Add:
+    return both(std::integral_constant<Kind, Kind::Add>());
+  case Kind::Sub:
+    return both(std::integral_constant<Kind, Kind::Sub>());
+  case Kind::Mul:
+    return both(std::integral_constant<Kind, Kind::Mul>());
+  case Kind::Div:
+    return both(std::integral_constant<Kind, Kind::Div>());
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -276,17 +318,12 @@ struct SoftmaxLines {
   }
 };
 
-/// buf[i] = exp(x[i * stride] - max); returns 1 / sum.
-inline float expLine(const float *x, int64_t len, int64_t stride, float *buf) {
-  float mx = -std::numeric_limits<float>::infinity();
+/// buf = exp(line - max(line)) for a contiguous line; returns 1 / sum.
+SOAP_NOINLINE float expLine(const float *x, int64_t len, float *buf) {
+  float mx = maxLanes(x, len);
   for (int64_t i = 0; i < len; ++i)
-    mx = std::max(mx, x[i * stride]);
-  double sum = 0.0;
-  for (int64_t i = 0; i < len; ++i) {
-    buf[i] = std::exp(x[i * stride] - mx);
-    sum += buf[i];
-  }
-  return static_cast<float>(1.0 / sum);
+    buf[i] = vexp(x[i] - mx);
+  return static_cast<float>(1.0 / sumLanes(buf, len));
 }
 } // namespace
 
@@ -294,10 +331,16 @@ void softmax::forward(ConstFloatView x, int64_t axis, FloatView y) {
   SoftmaxLines s(x.shape, axis);
   parallelRange(s.lines(), std::max<int64_t>(1, kGrain / s.len),
                 [&](int64_t l0, int64_t l1) {
-    std::vector<float> buf(s.len);
+    std::vector<float> buf(s.len), line(s.inner > 1 ? s.len : 0);
     for (int64_t l = l0; l < l1; ++l) {
       int64_t o = s.start(l);
-      float inv = expLine(x.data + o, s.len, s.inner, buf.data());
+      const float *src = x.data + o;
+      if (s.inner > 1) { // gather the strided line
+        for (int64_t i = 0; i < s.len; ++i)
+          line[i] = src[i * s.inner];
+        src = line.data();
+      }
+      float inv = expLine(src, s.len, buf.data());
       for (int64_t i = 0; i < s.len; ++i)
         y.data[o + i * s.inner] = buf[i] * inv;
     }
@@ -311,18 +354,25 @@ void softmax::backward(ConstFloatView x, ConstFloatView dy, int64_t axis,
   SoftmaxLines s(x.shape, axis);
   parallelRange(s.lines(), std::max<int64_t>(1, kGrain / s.len),
                 [&](int64_t l0, int64_t l1) {
-    std::vector<float> buf(s.len);
+    std::vector<float> buf(s.len), line(s.inner > 1 ? s.len : 0),
+        grad(s.inner > 1 ? s.len : 0);
     for (int64_t l = l0; l < l1; ++l) {
       int64_t o = s.start(l);
-      float inv = expLine(x.data + o, s.len, s.inner, buf.data());
-      double dot = 0.0;
-      for (int64_t i = 0; i < s.len; ++i) {
-        buf[i] *= inv;
-        dot += double(buf[i]) * dy.data[o + i * s.inner];
+      const float *src = x.data + o, *g = dy.data + o;
+      if (s.inner > 1) {
+        for (int64_t i = 0; i < s.len; ++i) {
+          line[i] = src[i * s.inner];
+          grad[i] = g[i * s.inner];
+        }
+        src = line.data();
+        g = grad.data();
       }
-      float fdot = static_cast<float>(dot);
+      float inv = expLine(src, s.len, buf.data());
       for (int64_t i = 0; i < s.len; ++i)
-        dx.data[o + i * s.inner] += buf[i] * (dy.data[o + i * s.inner] - fdot);
+        buf[i] *= inv;
+      float dot = static_cast<float>(dotLanes(buf.data(), g, s.len));
+      for (int64_t i = 0; i < s.len; ++i)
+        dx.data[o + i * s.inner] += buf[i] * (g[i] - dot);
     }
   });
 }

@@ -19,6 +19,14 @@
 #include <omp.h>
 #endif
 
+/// Keeps a hot loop in a function of its own: the vectorizer then sees it
+/// alone, whatever it was called from.
+#if defined(__GNUC__)
+#define SOAP_NOINLINE __attribute__((noinline))
+#else
+#define SOAP_NOINLINE
+#endif
+
 namespace soap::cpu::detail {
 
 //===----------------------------------------------------------------------===//

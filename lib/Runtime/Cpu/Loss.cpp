@@ -2,6 +2,7 @@
 
 #include "soap/Runtime/Cpu/Loss.h"
 #include "Internal.h"
+#include "Math.h"
 
 #include <cmath>
 #include <limits>
@@ -32,22 +33,35 @@ template <class F> double blockedSum(int64_t n, int64_t block, F &&term) {
 }
 } // namespace
 
+namespace {
+/// exps[j] = exp(z[j] - max z); returns the log-sum-exp of z.
+SOAP_NOINLINE double logSumExp(const float *z, int64_t c, float *exps) {
+  float mx = maxLanes(z, c);
+  for (int64_t j = 0; j < c; ++j)
+    exps[j] = vexp(z[j] - mx);
+  return std::log(sumLanes(exps, c)) + mx;
+}
+} // namespace
+
 float softmax_cross_entropy::forward(ConstFloatView logits, IndexView labels,
                                      int64_t globalCount) {
   int64_t c = logits.dim(logits.rank() - 1), rows = logits.numel() / c;
-  double sum = blockedSum(rows, std::max<int64_t>(1, kGrain / c), [&](int64_t r) {
-    int64_t label = labels[r];
-    if (label < 0 || label >= c)
-      return 0.0;
-    const float *z = logits.data + r * c;
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < c; ++j)
-      mx = std::max(mx, z[j]);
-    double s = 0.0;
-    for (int64_t j = 0; j < c; ++j)
-      s += std::exp(double(z[j] - mx));
-    return std::log(s) + mx - z[label];
+  // Per-row losses first (vectorized rows, in parallel), then a fixed-order
+  // sum.
+  ScratchFrame frame;
+  float *lossPerRow = frame.floats(rows);
+  parallelRange(rows, std::max<int64_t>(1, kGrain / c), [&](int64_t r0, int64_t r1) {
+    std::vector<float> exps(c);
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t label = labels[r];
+      const float *z = logits.data + r * c;
+      lossPerRow[r] = label < 0 || label >= c
+                          ? 0.0f
+                          : static_cast<float>(logSumExp(z, c, exps.data()) -
+                                               z[label]);
+    }
   });
+  double sum = blockedSum(rows, 4096, [&](int64_t r) { return double(lossPerRow[r]); });
   return static_cast<float>(sum / double(globalCount > 0 ? globalCount : rows));
 }
 
@@ -60,21 +74,17 @@ void softmax_cross_entropy::backward(ConstFloatView logits, IndexView labels,
   float scale = static_cast<float>(double(dLoss) /
                                    double(globalCount > 0 ? globalCount : rows));
   parallelRange(rows, std::max<int64_t>(1, kGrain / c), [&](int64_t r0, int64_t r1) {
+    std::vector<float> exps(c);
     for (int64_t r = r0; r < r1; ++r) {
       int64_t label = labels[r];
       if (label < 0 || label >= c)
         continue;
       const float *z = logits.data + r * c;
       float *d = dLogits.data + r * c;
-      float mx = -std::numeric_limits<float>::infinity();
+      double lse = logSumExp(z, c, exps.data());
+      float k = scale * static_cast<float>(std::exp(double(maxLanes(z, c)) - lse));
       for (int64_t j = 0; j < c; ++j)
-        mx = std::max(mx, z[j]);
-      double s = 0.0;
-      for (int64_t j = 0; j < c; ++j)
-        s += std::exp(double(z[j] - mx));
-      float inv = static_cast<float>(1.0 / s);
-      for (int64_t j = 0; j < c; ++j)
-        d[j] += scale * (std::exp(z[j] - mx) * inv);
+        d[j] += k * exps[j];
       d[label] -= scale;
     }
   });

@@ -123,8 +123,7 @@ void expertForward(const float *xe, int64_t n, int64_t dm, int64_t f,
                    const float *w1, const float *w2, unary::Kind act, float *h,
                    float *a, float *out) {
   gemm(false, false, n, f, dm, 1.0f, xe, dm, w1, f, 0.0f, h, f);
-  for (int64_t i = 0; i < n * f; ++i)
-    a[i] = unary::apply(act, h[i]);
+  unary::forward(act, ConstFloatView(h, {n * f}), FloatView(a, {n * f}));
   gemm(false, false, n, dm, f, 1.0f, a, f, w2, dm, 0.0f, out, dm);
 }
 } // namespace
@@ -196,10 +195,12 @@ void experts::backward(ConstFloatView x, ConstFloatView gateWeights,
            dw2.data + e * f * dm, dm);
     if (!dw1 && !dx)
       continue;
-    // dH = (dOut . w2^T) * act'(h), reusing `a`.
-    gemm(false, true, n, f, dm, 1.0f, dOut, dm, we2, dm, 0.0f, a, f);
-    for (int64_t i = 0; i < n * f; ++i)
-      a[i] *= unary::derivative(act, h[i]);
+    // dH = (dOut . w2^T) * act'(h), into `a` (no longer needed).
+    float *dA = frame.floats(n * f);
+    gemm(false, true, n, f, dm, 1.0f, dOut, dm, we2, dm, 0.0f, dA, f);
+    std::memset(a, 0, n * f * sizeof(float));
+    unary::backward(act, ConstFloatView(h, {n * f}), ConstFloatView(dA, {n * f}),
+                    FloatView(a, {n * f}));
     if (dw1)
       gemm(true, false, dm, f, n, 1.0f, xe, dm, a, f, 1.0f,
            dw1.data + e * dm * f, f);

@@ -2,6 +2,7 @@
 
 #include "soap/Runtime/Cpu/Norm.h"
 #include "Internal.h"
+#include "Math.h"
 
 #include <cmath>
 
@@ -29,11 +30,8 @@ void batch_norm::localSums(ConstFloatView x, double *sum, double *sumSq) {
       double a = 0.0, b = 0.0;
       for (int64_t n = 0; n < g.n; ++n) {
         const float *p = x.data + (n * g.c + c) * g.s;
-        for (int64_t i = 0; i < g.s; ++i) {
-          double v = p[i];
-          a += v;
-          b += v * v;
-        }
+        a += sumLanes(p, g.s);
+        b += dotLanes(p, p, g.s);
       }
       sum[c] = a;
       sumSq[c] = b;
@@ -112,10 +110,8 @@ void batch_norm::backwardLocalSums(ConstFloatView x, ConstFloatView dy,
       for (int64_t n = 0; n < g.n; ++n) {
         const float *px = x.data + (n * g.c + c) * g.s;
         const float *pd = dy.data + (n * g.c + c) * g.s;
-        for (int64_t i = 0; i < g.s; ++i) {
-          a += pd[i];
-          b += pd[i] * (px[i] - m);
-        }
+        a += sumLanes(pd, g.s);
+        b += dotShiftLanes(pd, px, g.s, m);
       }
       sumDy[c] = a;
       sumDyXhat[c] = b * invStd[c];
@@ -180,14 +176,8 @@ void batch_norm::backward(ConstFloatView x, ConstFloatView scale,
 namespace {
 void rowStats(const float *p, int64_t d, double epsilon, float &mean,
               float &rstd) {
-  double s = 0.0;
-  for (int64_t i = 0; i < d; ++i)
-    s += p[i];
-  double m = s / double(d), v = 0.0;
-  for (int64_t i = 0; i < d; ++i) {
-    double t = p[i] - m;
-    v += t * t;
-  }
+  double m = sumLanes(p, d) / double(d);
+  double v = sumSqDevLanes(p, d, m);
   mean = static_cast<float>(m);
   rstd = static_cast<float>(1.0 / std::sqrt(v / double(d) + epsilon));
 }
@@ -225,25 +215,23 @@ void layer_norm::backward(ConstFloatView x, ConstFloatView scale,
   float *mean = frame.floats(rows), *rstd = frame.floats(rows);
   int64_t grain = std::max<int64_t>(1, kGrain / d);
   parallelRange(rows, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<float> gs(dx ? d : 0), xh(dx ? d : 0);
     for (int64_t r = r0; r < r1; ++r) {
       const float *px = x.data + r * d, *pd = dy.data + r * d;
       rowStats(px, d, epsilon, mean[r], rstd[r]);
       if (!dx)
         continue;
       float m = mean[r], rs = rstd[r];
-      double a = 0.0, b = 0.0;
       for (int64_t i = 0; i < d; ++i) {
-        double gi = double(pd[i]) * scale.data[i];
-        a += gi;
-        b += gi * ((px[i] - m) * rs);
+        gs[i] = pd[i] * scale.data[i];
+        xh[i] = (px[i] - m) * rs;
       }
-      float meanG = static_cast<float>(a / double(d));
-      float meanGX = static_cast<float>(b / double(d));
+      float meanG = static_cast<float>(sumLanes(gs.data(), d) / double(d));
+      float meanGX =
+          static_cast<float>(dotLanes(gs.data(), xh.data(), d) / double(d));
       float *out = dx.data + r * d;
-      for (int64_t i = 0; i < d; ++i) {
-        float xhat = (px[i] - m) * rs;
-        out[i] += rs * (pd[i] * scale.data[i] - meanG - xhat * meanGX);
-      }
+      for (int64_t i = 0; i < d; ++i)
+        out[i] += rs * (gs[i] - meanG - xh[i] * meanGX);
     }
   });
   if (!dScale && !dBias)

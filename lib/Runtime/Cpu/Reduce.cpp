@@ -9,6 +9,7 @@
 
 #include "soap/Runtime/Cpu/Reduce.h"
 #include "Internal.h"
+#include "Math.h"
 
 #include <cmath>
 #include <limits>
@@ -69,16 +70,24 @@ struct ReducePlan {
 
   /// f(offset) for every element of a group, row-major, from `base`.
   template <class F> void walkGroup(int64_t base, F &&f) const {
+    walkRuns(base, [&](int64_t off, int64_t len, int64_t stride) {
+      for (int64_t i = 0; i < len; ++i)
+        f(off + i * stride);
+    });
+  }
+
+  /// f(offset, length, stride) for every run of the innermost reduced axis
+  /// of a group, in row-major order.
+  template <class F> void walkRuns(int64_t base, F &&f) const {
     if (nr == 0) {
-      f(base);
+      f(base, 1, 1);
       return;
     }
     int64_t idx[kMaxRank] = {};
     int64_t inner = rSize[nr - 1], innerStride = rStride[nr - 1];
     int64_t off = base;
     while (true) {
-      for (int64_t i = 0; i < inner; ++i)
-        f(off + i * innerStride);
+      f(off, inner, innerStride);
       int d = nr - 2;
       for (; d >= 0; --d) {
         off += rStride[d];
@@ -116,7 +125,14 @@ void reduceGroups(const ReducePlan &p, const float *x, bool isMax, double *out,
             arg[o] = at;
         } else {
           double acc = 0.0;
-          p.walkGroup(base, [&](int64_t i) { acc += x[i]; });
+          p.walkRuns(base, [&](int64_t off, int64_t len, int64_t stride) {
+            if (stride == 1) {
+              acc += sumLanes(x + off, len);
+              return;
+            }
+            for (int64_t i = 0; i < len; ++i)
+              acc += x[off + i * stride];
+          });
           out[o] = acc;
         }
       }

@@ -4,6 +4,7 @@
 #include "soap/Runtime/Cpu/Blas.h"
 #include "soap/Runtime/Cpu/Dense.h"
 #include "Internal.h"
+#include "Math.h"
 
 #include <cmath>
 #include <cstring>
@@ -70,6 +71,22 @@ struct AttnDims {
   }
 };
 
+/// row[0..limit) = softmax(row[0..limit)), row[limit..t) = 0.
+SOAP_NOINLINE void maskedSoftmaxRow(float *row, int64_t limit, int64_t t) {
+  if (limit == 0) {
+    std::fill(row, row + t, 0.0f);
+    return;
+  }
+  float mx = maxLanes(row, limit);
+  for (int64_t j = 0; j < limit; ++j)
+    row[j] = vexp(row[j] - mx);
+  float inv = static_cast<float>(1.0 / sumLanes(row, limit));
+  for (int64_t j = 0; j < limit; ++j)
+    row[j] *= inv;
+  for (int64_t j = limit; j < t; ++j)
+    row[j] = 0.0f;
+}
+
 /// The attention probabilities of batch b, head h into pm [S, T].
 void attentionProbs(const AttnDims &d, const attention::Params &prm,
                     const float *q, const float *k, int64_t b, int64_t h,
@@ -77,23 +94,10 @@ void attentionProbs(const AttnDims &d, const attention::Params &prm,
   gemm(false, true, d.s, d.t, d.hd, d.scale, q + b * d.s * d.p + h * d.hd, d.p,
        k + b * d.t * d.p + h * d.hd, d.p, 0.0f, pm, d.t);
   for (int64_t i = 0; i < d.s; ++i) {
-    float *row = pm + i * d.t;
     int64_t limit = d.t;
     if (prm.causal)
       limit = std::clamp<int64_t>(prm.queryOffset + i + 1, 0, d.t);
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < limit; ++j)
-      mx = std::max(mx, row[j]);
-    double sum = 0.0;
-    for (int64_t j = 0; j < limit; ++j) {
-      row[j] = std::exp(row[j] - mx);
-      sum += row[j];
-    }
-    float inv = limit > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
-    for (int64_t j = 0; j < limit; ++j)
-      row[j] *= inv;
-    for (int64_t j = limit; j < d.t; ++j)
-      row[j] = 0.0f;
+    maskedSoftmaxRow(pm + i * d.t, limit, d.t);
   }
 }
 
@@ -189,10 +193,7 @@ void attention::backward(ConstFloatView q, ConstFloatView k, ConstFloatView v,
       for (int64_t i = 0; i < d.s; ++i) {
         float *r = dS + i * d.t;
         const float *pr = pm + i * d.t;
-        double dot = 0.0;
-        for (int64_t j = 0; j < d.t; ++j)
-          dot += double(r[j]) * pr[j];
-        float fd = static_cast<float>(dot);
+        float fd = static_cast<float>(dotLanes(r, pr, d.t));
         for (int64_t j = 0; j < d.t; ++j)
           r[j] = pr[j] * (r[j] - fd);
       }
@@ -218,13 +219,48 @@ void attention::backward(ConstFloatView q, ConstFloatView k, ConstFloatView v,
 //===----------------------------------------------------------------------===//
 
 namespace {
-inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
-
 struct LstmDims {
   int64_t b, t, i, h;
   LstmDims(const ConstFloatView &x, const ConstFloatView &wHh)
       : b(x.dim(0)), t(x.dim(1)), i(x.dim(2)), h(wHh.dim(0)) {}
 };
+
+/// One cell update: activates the gates g[4H] in place and writes c and h
+/// (cp: the previous cell state, null at the first step).
+SOAP_NOINLINE void lstmCell(float *g, const float *cp, float *c, float *hh,
+                            int64_t h) {
+  for (int64_t j = 0; j < h; ++j) {
+    float gi = vsigmoid(g[j]), gf = vsigmoid(g[h + j]),
+          gg = vtanh(g[2 * h + j]), go = vsigmoid(g[3 * h + j]);
+    g[j] = gi;
+    g[h + j] = gf;
+    g[2 * h + j] = gg;
+    g[3 * h + j] = go;
+    float cv = gi * gg + (cp ? gf * cp[j] : 0.0f);
+    c[j] = cv;
+    hh[j] = go * vtanh(cv);
+  }
+}
+
+/// One cell's backward: gate gradients dg[4H] (pre-activation) from dy + the
+/// recurrent dh (dhn) and the carried dc (dcn, updated in place).
+SOAP_NOINLINE void lstmCellBackward(const float *g, const float *c,
+                                    const float *cp, const float *gy,
+                                    const float *dhn, float *dcn, float *dg,
+                                    int64_t h) {
+  for (int64_t j = 0; j < h; ++j) {
+    float gi = g[j], gf = g[h + j], gg = g[2 * h + j], go = g[3 * h + j];
+    float tc = vtanh(c[j]);
+    float dh = gy[j] + dhn[j];
+    float dc = dh * go * (1.0f - tc * tc) + dcn[j];
+    float cprev = cp ? cp[j] : 0.0f;
+    dg[j] = dc * gg * gi * (1.0f - gi);
+    dg[h + j] = dc * cprev * gf * (1.0f - gf);
+    dg[2 * h + j] = dc * gi * (1.0f - gg * gg);
+    dg[3 * h + j] = dh * tc * go * (1.0f - go);
+    dcn[j] = dc * gf;
+  }
+}
 
 /// Runs the recurrence: gates [B, T, 4H] (activated), cells and hidden
 /// [B, T, H].
@@ -241,20 +277,8 @@ void lstmRun(const LstmDims &d, ConstFloatView x, ConstFloatView wIh,
                   [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         int64_t row = b * d.t + t;
-        float *g = gates + row * g4;
-        const float *cp = t > 0 ? cells + (row - 1) * d.h : nullptr;
-        float *c = cells + row * d.h, *hh = hidden + row * d.h;
-        for (int64_t j = 0; j < d.h; ++j) {
-          float gi = sigmoid(g[j]), gf = sigmoid(g[d.h + j]),
-                gg = std::tanh(g[2 * d.h + j]), go = sigmoid(g[3 * d.h + j]);
-          g[j] = gi;
-          g[d.h + j] = gf;
-          g[2 * d.h + j] = gg;
-          g[3 * d.h + j] = go;
-          float cv = gi * gg + (cp ? gf * cp[j] : 0.0f);
-          c[j] = cv;
-          hh[j] = go * std::tanh(cv);
-        }
+        lstmCell(gates + row * g4, t > 0 ? cells + (row - 1) * d.h : nullptr,
+                 cells + row * d.h, hidden + row * d.h, d.h);
       }
     });
   }
@@ -303,23 +327,10 @@ void lstm::backward(ConstFloatView x, ConstFloatView wIh, ConstFloatView wHh,
                   [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         int64_t row = b * d.t + t;
-        const float *g = gates + row * g4, *c = cells + row * d.h;
-        const float *cp = t > 0 ? cells + (row - 1) * d.h : nullptr;
-        const float *gy = dy.data + row * d.h;
-        float *dg = dG + row * g4, *dhn = dhNext + b * d.h, *dcn = dcNext + b * d.h;
-        for (int64_t j = 0; j < d.h; ++j) {
-          float gi = g[j], gf = g[d.h + j], gg = g[2 * d.h + j],
-                go = g[3 * d.h + j];
-          float tc = std::tanh(c[j]);
-          float dh = gy[j] + dhn[j];
-          float dc = dh * go * (1.0f - tc * tc) + dcn[j];
-          float cprev = cp ? cp[j] : 0.0f;
-          dg[j] = dc * gg * gi * (1.0f - gi);
-          dg[d.h + j] = dc * cprev * gf * (1.0f - gf);
-          dg[2 * d.h + j] = dc * gi * (1.0f - gg * gg);
-          dg[3 * d.h + j] = dh * tc * go * (1.0f - go);
-          dcn[j] = dc * gf;
-        }
+        lstmCellBackward(gates + row * g4, cells + row * d.h,
+                         t > 0 ? cells + (row - 1) * d.h : nullptr,
+                         dy.data + row * d.h, dhNext + b * d.h,
+                         dcNext + b * d.h, dG + row * g4, d.h);
       }
     });
     if (t > 0) // dh_{t-1} = dG_t . wHh^T

@@ -3,6 +3,7 @@
 #include "CpuKernelTestUtil.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace soap::cpu;
 using namespace soap::cpu::test;
@@ -70,6 +71,41 @@ INSTANTIATE_TEST_SUITE_P(
                       unary::Kind::Sigmoid, unary::Kind::Tanh,
                       unary::Kind::Exp, unary::Kind::Log, unary::Kind::Neg,
                       unary::Kind::Sqrt, unary::Kind::Erf));
+
+TEST(CpuUnary, AccuracyOverWideRanges) {
+  // The kernels use their own vectorizable exp, tanh, erf: sweep them
+  // against double libm.
+  struct Tol {
+    unary::Kind kind;
+    double lo, hi, atol, rtol;
+  };
+  for (Tol t : {Tol{unary::Kind::Exp, -100, 88, 3e-45, 2.5e-7},
+                Tol{unary::Kind::Tanh, -12, 12, 1e-7, 3e-7},
+                Tol{unary::Kind::Sigmoid, -30, 30, 1e-7, 4e-7},
+                Tol{unary::Kind::Erf, -6, 6, 2e-7, 1e-6},
+                Tol{unary::Kind::Gelu, -10, 10, 3e-7, 1e-6}}) {
+    int bad = 0;
+    for (int i = 0; i <= 200000; ++i) {
+      float x = static_cast<float>(t.lo + (t.hi - t.lo) * i / 200000.0);
+      double ref = referenceUnary(t.kind, x);
+      double got = unary::apply(t.kind, x);
+      if (!(std::fabs(got - ref) <= t.atol + t.rtol * std::fabs(ref)) && bad++ < 3)
+        ADD_FAILURE() << "kind " << int(t.kind) << " x " << x << " got " << got
+                      << " expected " << ref;
+    }
+    EXPECT_EQ(bad, 0) << "kind " << int(t.kind);
+  }
+  float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(unary::apply(unary::Kind::Exp, -inf), 0.0f);
+  EXPECT_EQ(unary::apply(unary::Kind::Exp, 100.0f), inf);
+  EXPECT_TRUE(std::isnan(unary::apply(unary::Kind::Exp, NAN)));
+  EXPECT_EQ(unary::apply(unary::Kind::Tanh, inf), 1.0f);
+  EXPECT_EQ(unary::apply(unary::Kind::Tanh, -inf), -1.0f);
+  EXPECT_EQ(unary::apply(unary::Kind::Sigmoid, -inf), 0.0f);
+  EXPECT_EQ(unary::apply(unary::Kind::Erf, 0.0f), 0.0f);
+  EXPECT_FLOAT_EQ(unary::apply(unary::Kind::Tanh, 1e-4f), 1e-4f);
+  EXPECT_FLOAT_EQ(unary::apply(unary::Kind::Erf, 1e-4f), 1.1283791e-4f);
+}
 
 TEST(CpuUnary, InPlaceAndLarge) {
   // Large enough to be split over threads; y aliases x.

@@ -90,6 +90,15 @@ TEST(CpuConcatSplit, RoundTripOnEveryAxis) {
   }
 }
 
+TEST(CpuConcatSplit, UnusedPiecesAreSkipped) {
+  // split into [2, 1], [2, 2], [2, 1]; the middle piece has no gradient.
+  Vec d0{1, 2}, d2{3, 4}, dx(8, 0.0f);
+  ConstFloatView unused(nullptr, {2, 2});
+  split::backward({cview(d0, {2, 1}), unused, cview(d2, {2, 1})}, 1,
+                  view(dx, {2, 4}));
+  EXPECT_EQ(dx, (Vec{1, 0, 0, 3, 2, 0, 0, 4}));
+}
+
 TEST(CpuSlice, StepsForwardAndBackward) {
   Shape xs{5, 7, 4};
   Vec x = random(xs.numel(), 86);

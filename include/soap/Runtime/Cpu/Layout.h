@@ -38,7 +38,8 @@ void backward(ConstFloatView dy, IntList perm, FloatView dx);
 /// soap.concat along `axis` (negative counts from the back).
 namespace concat {
 void forward(const std::vector<ConstFloatView> &xs, int64_t axis, FloatView y);
-/// dxs[i] += its slice of dy; null entries are skipped.
+/// dxs[i] += its slice of dy. A null entry (data nullptr) still gives its
+/// shape, so that the slices after it are found; it is skipped.
 void backward(ConstFloatView dy, int64_t axis,
               const std::vector<FloatView> &dxs);
 } // namespace concat
@@ -46,7 +47,8 @@ void backward(ConstFloatView dy, int64_t axis,
 /// soap.split along `axis` into the ys' sizes.
 namespace split {
 void forward(ConstFloatView x, int64_t axis, const std::vector<FloatView> &ys);
-/// dx += each dys[i] in its place; null entries (unused pieces) are skipped.
+/// dx += each dys[i] in its place. A null entry (an unused piece: data
+/// nullptr, shape set) is skipped.
 void backward(const std::vector<ConstFloatView> &dys, int64_t axis,
               FloatView dx);
 } // namespace split
