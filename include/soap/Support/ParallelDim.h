@@ -41,8 +41,9 @@ struct ParallelDim {
   DimTag tag;
   /// Its extent: how far it can be split.
   int64_t size;
-  /// The result axis it splits, or -1 for a reduction dimension (which has
-  /// no axis in the result).
+  /// The result axis it splits, or -1 when it splits no result axis: a
+  /// reduction dimension, and parameter dimensions whose shards each produce
+  /// a partial sum of the whole result (attention heads, experts).
   int64_t resultAxis;
 
   bool operator==(const ParallelDim &o) const {
