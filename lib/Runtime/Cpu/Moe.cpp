@@ -80,8 +80,12 @@ void topk_gate::backward(ConstFloatView logits, const int64_t *indices,
 
 int64_t experts::capacity(int64_t tokens, int64_t k, int64_t numExperts,
                           double capacityFactor) {
-  return static_cast<int64_t>(
-      std::ceil(capacityFactor * double(tokens * k) / double(numExperts)));
+  // The dialect's ExpertsOp::getCapacity: at most the token count (top-k
+  // sends a token to an expert once), which also bounds huge factors.
+  double cap = capacityFactor * double(tokens * k) / double(numExperts);
+  if (!(cap < double(tokens)))
+    return tokens;
+  return static_cast<int64_t>(std::ceil(cap));
 }
 
 void experts::countAssignments(IndexView gateIndices, int64_t numExperts,

@@ -507,6 +507,9 @@ TEST(CpuExperts, CapacityFollowsGShard) {
   EXPECT_EQ(experts::capacity(1024, 2, 8, 1.25), 320);
   EXPECT_EQ(experts::capacity(8, 2, 4, 0.5), 2);
   EXPECT_EQ(experts::capacity(10, 1, 4, 1.0), 3);
+  // At most the token count, like ExpertsOp::getCapacity.
+  EXPECT_EQ(experts::capacity(4, 2, 2, 4.0), 4);
+  EXPECT_EQ(experts::capacity(4, 2, 2, 1e300), 4);
 }
 
 TEST(CpuExperts, ForwardMatchesReferenceWithDrops) {

@@ -42,7 +42,8 @@ void backward(ConstFloatView logits, const int64_t *indices,
 /// exactly as on one device; `capacity` is always the global one.
 namespace experts {
 enum class Activation { Relu, Gelu };
-/// ceil(capacityFactor * tokens * k / numExperts), soap.experts' capacity.
+/// min(tokens, ceil(capacityFactor * tokens * k / numExperts)), soap.experts'
+/// capacity (ExpertsOp::getCapacity).
 int64_t capacity(int64_t tokens, int64_t k, int64_t numExperts,
                  double capacityFactor);
 struct Params {
