@@ -89,11 +89,6 @@ bool soap::onnx_import::isIntegerDType(int32_t dtype) {
   }
 }
 
-static bool isUnsignedDType(int32_t dtype) {
-  return dtype == kUint8 || dtype == kUint16 || dtype == kUint32 ||
-         dtype == kUint64 || dtype == kBool;
-}
-
 Type soap::onnx_import::dtypeToMlir(int32_t dtype, MLIRContext *context) {
   Builder b(context);
   switch (dtype) {

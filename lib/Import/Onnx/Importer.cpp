@@ -203,6 +203,15 @@ LogicalResult Importer::requireFloat(int i) {
                                  ", an element type soap does not support");
 }
 
+LogicalResult Importer::requireSoapDType(int i) {
+  int32_t dtype = inputDType(i);
+  if (isSoapDType(dtype))
+    return success();
+  return limitation("dtype", "input '" + current->input(i) + "' is " +
+                                 dtypeName(dtype) +
+                                 "; soap tensors hold floats, INT32 and INT64");
+}
+
 bool Importer::isPrivateInitializer(int i) const {
   if (!hasInput(i))
     return false;

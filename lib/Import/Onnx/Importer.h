@@ -140,6 +140,9 @@ public:
                                        WeightRole role = WeightRole::Generic);
   /// Checks that input i is a float tensor soap computes with.
   mlir::LogicalResult requireFloat(int i);
+  /// Checks that input i has an element type soap tensors hold (floats,
+  /// INT32, INT64): data movement of other types is a "dtype" limitation.
+  mlir::LogicalResult requireSoapDType(int i);
   /// Whether input i is an initializer read by this node only, so that its
   /// weight can be stored in another layout (transposed, reshaped, ...).
   bool isPrivateInitializer(int i) const;

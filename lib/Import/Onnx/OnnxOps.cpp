@@ -467,6 +467,8 @@ static LogicalResult reshapeTo(Im &im, ArrayRef<int64_t> shape) {
       return failure();
     return im.setOutput(0, (*known)->reshaped(shape));
   }
+  if (failed(im.requireSoapDType(0)))
+    return failure();
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
@@ -527,6 +529,8 @@ static LogicalResult convertFlatten(Im &im) {
   int64_t inner = shapeNumElements(in.drop_front(*axis));
   if (im.isFoldable(0))
     return reshapeTo(im, {outer, inner});
+  if (failed(im.requireSoapDType(0)))
+    return failure();
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
@@ -625,6 +629,8 @@ static LogicalResult convertTranspose(Im &im) {
       return failure();
     return im.setOutput(0, (*known)->transposed(perm));
   }
+  if (failed(im.requireSoapDType(0)))
+    return failure();
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
@@ -664,8 +670,8 @@ static LogicalResult convertConcat(Im &im) {
   for (int i = 0; i < im.numInputs(); ++i) {
     if (!im.hasInput(i))
       continue;
-    if (!isSoapDType(im.inputDType(i)))
-      return im.requireFloat(i);
+    if (failed(im.requireSoapDType(i)))
+      return failure();
     // Empty pieces add nothing.
     if (im.inputShape(i)[*axis] == 0)
       continue;
@@ -729,6 +735,8 @@ static LogicalResult convertSplit(Im &im) {
   }
   if (llvm::is_contained(sizes, 0))
     return im.limitation("empty-tensor", "a split size is 0");
+  if (failed(im.requireSoapDType(0)))
+    return failure();
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
@@ -816,6 +824,8 @@ static LogicalResult convertSlice(Im &im) {
   if (llvm::any_of(step, [](int64_t s) { return s < 0; }))
     return im.limitation("negative-step",
                          "a negative step slices a runtime tensor backwards");
+  if (failed(im.requireSoapDType(0)))
+    return failure();
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
@@ -880,8 +890,8 @@ static LogicalResult convertGather(Im &im) {
   Val &table = im.input(0);
   if (*axis == 0 && rank == 2 && isFloatDType(im.inputDType(0)) &&
       (table.initializer || !knownIdx)) {
-    if (!isSoapDType(im.inputDType(1)))
-      return im.requireFloat(1);
+    if (failed(im.requireSoapDType(1)))
+      return failure();
     auto ids = im.valueOf(1);
     auto w = im.valueOf(0, WeightRole::Embedding);
     if (failed(ids) || failed(w))
@@ -902,8 +912,8 @@ static LogicalResult convertGather(Im &im) {
                          "gathers " + Twine(idx.size()) +
                              " known indices of a runtime tensor (at most 64 "
                              "become slices)");
-  if (!isSoapDType(im.inputDType(0)))
-    return im.requireFloat(0);
+  if (failed(im.requireSoapDType(0)))
+    return failure();
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();

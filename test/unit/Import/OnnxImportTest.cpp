@@ -553,6 +553,26 @@ TEST(OnnxImport, InconsistentShapesNameTheNode) {
       << result.diagnostics;
 }
 
+TEST(OnnxImport, UnsupportedElementTypesAreLimitations) {
+  // A runtime UINT8 tensor: data movement is a dtype limitation, arithmetic
+  // an integer-compute one; neither reaches the verifier.
+  for (const char *op : {"Transpose", "Relu"}) {
+    B b(13, "u8");
+    b.input("x", {2, 3}, onnx::TensorProto::UINT8);
+    b.node(op, {"x"}, {"y"}, "n");
+    b.output("y", onnx::TensorProto::UINT8);
+    MLIRContext context;
+    auto result = importWithDiagnostics(context, b.bytes());
+    ASSERT_FALSE(result.ok());
+    std::string expected = std::string(op) == "Relu"
+                               ? "[limitation: integer-compute]"
+                               : "[limitation: dtype]";
+    EXPECT_NE(result.diagnostics.find(expected), std::string::npos)
+        << result.diagnostics;
+    EXPECT_EQ(result.diagnostics.find("internal error"), std::string::npos);
+  }
+}
+
 TEST(OnnxImport, OldOpsetIsConverted) {
   B b(6, "old");
   b.input("x", {2, 3});
