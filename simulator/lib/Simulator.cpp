@@ -193,10 +193,25 @@ void reshardFlows(const MachineModel &machine, const TensorRule &hr,
       const Split &sp = split[k];
       lists[k].clear();
       const AxisWindow &w = hr.windows.empty() ? kNone : hr.windows[sp.axis];
-      for (int64_t j = 0; j < sp.degree; ++j) {
+      // Holder intervals are monotone in j: binary search the first one
+      // that ends after lo, then walk while they start before hi.
+      const int64_t dimSize = hdims[sp.dim].size, axisSize = hr.shape[sp.axis];
+      const int64_t a0 = lo[sp.axis], a1 = hi[sp.axis];
+      int64_t first = 0, last = sp.degree;
+      while (first < last) {
+        int64_t mid = (first + last) / 2, l, h;
+        axisInterval(dimSize, sp.degree, mid, w, axisSize, l, h);
+        if (h <= a0)
+          first = mid + 1;
+        else
+          last = mid;
+      }
+      for (int64_t j = first; j < sp.degree; ++j) {
         int64_t l, h;
-        axisInterval(hdims[sp.dim].size, sp.degree, j, w, hr.shape[sp.axis], l, h);
-        int64_t ov = std::min(h, hi[sp.axis]) - std::max(l, lo[sp.axis]);
+        axisInterval(dimSize, sp.degree, j, w, axisSize, l, h);
+        if (l >= a1)
+          break;
+        int64_t ov = std::min(h, a1) - std::max(l, a0);
         if (ov > 0)
           lists[k].emplace_back(j * sp.stride, ov);
       }
@@ -362,16 +377,18 @@ Simulator::Simulator(const OpGraph &graph, const CostModel &costModel)
   variantIndex.resize(numOps);
   chosen.assign(numOps, -1);
   dur.assign(numSlots, 0);
-  resPtr.assign(numSlots, nullptr);
-  resCount.assign(numSlots, 0);
+  slotRes.assign(numSlots, -1);
+  slotDev.assign(numSlots, -1);
   comm.assign(numSlots, nullptr);
   edgeNow.assign(numEdges, nullptr);
   readyAt.assign(numSlots, 0);
   startAt.assign(numSlots, 0);
   endAt.assign(numSlots, 0);
   remaining.assign(numSlots, 0);
-  freeAt.assign(cost.machine().numResources(), 0);
+  lastWriter.assign(cost.machine().numResources(), -1);
+  writerStamp.assign(cost.machine().numResources(), 0);
   heap.reserve(numSlots);
+  stack.reserve(numSlots);
 
   for (int i = 0; i < numOps; ++i) {
     const OpNode &op = g.ops[i];
@@ -394,6 +411,26 @@ void Simulator::clearCaches() {
     m.clear();
   edgeCache.clear();
   ready = false;
+}
+
+int Simulator::internSet(const std::vector<int> &sorted) {
+  if (sorted.empty())
+    return -1;
+  uint64_t h = 1469598103934665603ULL;
+  for (int r : sorted) {
+    h ^= static_cast<uint64_t>(r) + 0x9e3779b97f4a7c15ULL;
+    h *= 1099511628211ULL;
+  }
+  auto &bucket = setIndex[h];
+  for (int id : bucket)
+    if (setSize(id) == static_cast<int>(sorted.size()) &&
+        std::equal(sorted.begin(), sorted.end(), setData(id)))
+      return id;
+  int id = static_cast<int>(setBegin.size()) - 1;
+  setFlat.insert(setFlat.end(), sorted.begin(), sorted.end());
+  setBegin.push_back(static_cast<int>(setFlat.size()));
+  bucket.push_back(id);
+  return id;
 }
 
 TaskKind Simulator::slotKind(int slot) const {
@@ -542,6 +579,16 @@ Expected<int> Simulator::variantOf(int i, const ParallelConfig &config) {
       v->backwardComm = c;
   }
 
+  v->deviceSet = internSet(v->deviceRes);
+  auto sets = [&](const CommCost &c, CommSets &out) {
+    out.resources = internSet(c.resources);
+    out.devices = internSet(c.devices);
+  };
+  sets(v->forwardComm, v->forwardCommSets);
+  sets(v->backwardComm, v->backwardCommSets);
+  sets(v->partialSum, v->partialSumSets);
+  sets(v->gradientSync, v->gradientSyncSets);
+
   variants[i].push_back(std::move(v));
   int idx = static_cast<int>(variants[i].size()) - 1;
   bucket.push_back(idx);
@@ -600,6 +647,9 @@ const Simulator::EdgeVariant &Simulator::edgeVariant(int e) {
       ev->backward.append(back);
     }
   }
+  ev->forwardSets = {internSet(ev->forward.resources), internSet(ev->forward.devices)};
+  ev->backwardSets = {internSet(ev->backward.resources), internSet(ev->backward.devices)};
+  ev->receiverSet = internSet(ev->receivers);
   const EdgeVariant &ref = *ev;
   edgeCache.emplace(key, std::move(ev));
   return ref;
@@ -614,24 +664,24 @@ void Simulator::fillOpSlots(int i) {
   auto compute = [&](TaskKind k, double d) {
     int s = opSlot(i, k);
     dur[s] = d;
-    resPtr[s] = d > 0 ? v.deviceRes.data() : nullptr;
-    resCount[s] = d > 0 ? static_cast<int>(v.deviceRes.size()) : 0;
+    slotRes[s] = d > 0 ? v.deviceSet : -1;
+    slotDev[s] = slotRes[s];
     comm[s] = nullptr;
   };
-  auto communicate = [&](TaskKind k, const CommCost &c) {
+  auto communicate = [&](TaskKind k, const CommCost &c, const CommSets &sets) {
     int s = opSlot(i, k);
-    dur[s] = c.time;
     bool any = c.time > 0;
-    resPtr[s] = any ? c.resources.data() : nullptr;
-    resCount[s] = any ? static_cast<int>(c.resources.size()) : 0;
+    dur[s] = any ? c.time : 0;
+    slotRes[s] = any ? sets.resources : -1;
+    slotDev[s] = any ? sets.devices : -1;
     comm[s] = any ? &c : nullptr;
   };
-  communicate(TaskKind::ForwardComm, v.forwardComm);
+  communicate(TaskKind::ForwardComm, v.forwardComm, v.forwardCommSets);
   compute(TaskKind::Forward, v.forward);
-  communicate(TaskKind::PartialSum, v.partialSum);
-  communicate(TaskKind::BackwardComm, v.backwardComm);
+  communicate(TaskKind::PartialSum, v.partialSum, v.partialSumSets);
+  communicate(TaskKind::BackwardComm, v.backwardComm, v.backwardCommSets);
   compute(TaskKind::Backward, v.backward);
-  communicate(TaskKind::GradientSync, v.gradientSync);
+  communicate(TaskKind::GradientSync, v.gradientSync, v.gradientSyncSets);
   compute(TaskKind::Update, v.update);
 }
 
@@ -640,11 +690,12 @@ void Simulator::fillEdgeSlots(int e) {
   edgeNow[e] = &ev;
   for (bool backward : {false, true}) {
     const CommCost &c = backward ? ev.backward : ev.forward;
+    const CommSets &sets = backward ? ev.backwardSets : ev.forwardSets;
     int s = edgeSlot(e, backward);
-    dur[s] = c.time;
     bool any = c.time > 0;
-    resPtr[s] = any ? c.resources.data() : nullptr;
-    resCount[s] = any ? static_cast<int>(c.resources.size()) : 0;
+    dur[s] = any ? c.time : 0;
+    slotRes[s] = any ? sets.resources : -1;
+    slotDev[s] = any ? sets.devices : -1;
     comm[s] = any ? &c : nullptr;
   }
 }
@@ -692,90 +743,181 @@ Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &confi
 // The event loop and the result
 //===----------------------------------------------------------------------===//
 
+// The event loop. A task starts when it is ready (its predecessors ended)
+// and every resource of its set is free, resources taking tasks in the order
+// they become ready (ties by slot index). Resource sets are interned: each
+// resource remembers the set that last used it, each set when its last task
+// ended and whether it is still the last user of all its resources; a task
+// on such a set (the common case: consecutive kernels on the same devices)
+// costs O(1) however many devices it spans. Slots with nothing to do bypass
+// the heap (they touch no resource, so the order of the others is the same).
 SimResult Simulator::run() {
   const MachineModel &machine = cost.machine();
+  if (++epoch == 0) {
+    std::fill(writerStamp.begin(), writerStamp.end(), 0);
+    std::fill(setStamp.begin(), setStamp.end(), 0);
+    epoch = 1;
+  }
+  const size_t nSets = setBegin.size() - 1;
+  if (setFree.size() < nSets) {
+    setFree.resize(nSets);
+    setOwns.resize(nSets);
+    setStamp.resize(nSets, 0);
+    setCompute.resize(nSets);
+    setComm.resize(nSets);
+    setMemory.resize(nSets);
+  }
+  touchedSets.clear();
+  auto touch = [&](int S) {
+    if (setStamp[S] == epoch)
+      return;
+    setStamp[S] = epoch;
+    setFree[S] = 0;
+    setOwns[S] = 0;
+    setCompute[S] = 0;
+    setComm[S] = 0;
+    setMemory[S] = MemoryUsage{};
+    touchedSets.push_back(S);
+  };
+
   std::fill(readyAt.begin(), readyAt.end(), 0.0);
-  std::fill(freeAt.begin(), freeAt.end(), 0.0);
   std::copy(predCount.begin(), predCount.end(), remaining.begin());
   heap.clear();
+  stack.clear();
   auto later = std::greater<std::pair<double, int>>();
+  auto enqueue = [&](int x) {
+    if (slotRes[x] < 0) {
+      stack.push_back(x);
+    } else {
+      heap.emplace_back(readyAt[x], x);
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+  };
   for (int s = 0; s < numSlots; ++s)
     if (remaining[s] == 0)
-      heap.emplace_back(0.0, s);
-  std::make_heap(heap.begin(), heap.end(), later);
+      enqueue(s);
   double step = 0;
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    auto [t, s] = heap.back();
-    heap.pop_back();
-    double start = t;
-    const int *rp = resPtr[s];
-    const int n = resCount[s];
-    for (int k = 0; k < n; ++k)
-      start = std::max(start, freeAt[rp[k]]);
+  while (true) {
+    int s;
+    if (!stack.empty()) {
+      s = stack.back();
+      stack.pop_back();
+    } else if (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      s = heap.back().second;
+      heap.pop_back();
+    } else {
+      break;
+    }
+    double start = readyAt[s];
+    const int S = slotRes[s];
+    if (S >= 0) {
+      touch(S);
+      const int *r = setData(S);
+      const int n = setSize(S);
+      if (setOwns[S]) {
+        start = std::max(start, setFree[S]);
+      } else {
+        for (int k = 0; k < n; ++k)
+          if (writerStamp[r[k]] == epoch)
+            start = std::max(start, setFree[lastWriter[r[k]]]);
+        for (int k = 0; k < n; ++k) {
+          int res = r[k];
+          if (writerStamp[res] == epoch) {
+            int w = lastWriter[res];
+            if (w != S)
+              setOwns[w] = 0;
+          } else {
+            writerStamp[res] = epoch;
+          }
+          lastWriter[res] = S;
+        }
+        setOwns[S] = 1;
+      }
+    }
     double end = start + dur[s];
-    for (int k = 0; k < n; ++k)
-      freeAt[rp[k]] = end;
+    if (S >= 0)
+      setFree[S] = end;
     startAt[s] = start;
     endAt[s] = end;
     step = std::max(step, end);
     for (int k = succBegin[s]; k < succBegin[s + 1]; ++k) {
       int x = succList[k];
       readyAt[x] = std::max(readyAt[x], end);
-      if (--remaining[x] == 0) {
-        heap.emplace_back(readyAt[x], x);
-        std::push_heap(heap.begin(), heap.end(), later);
-      }
+      if (--remaining[x] == 0)
+        enqueue(x);
     }
   }
 
   SimResult r;
   const int64_t nDev = machine.numDevices();
   r.stepTime = step;
-  r.computeTime.assign(nDev, 0);
-  r.commTime.assign(nDev, 0);
   r.linkBytes.assign(machine.numResources(), 0);
   for (int s = 0; s < numSlots; ++s) {
     if (dur[s] <= 0)
       continue;
     ++r.tasks;
     if (!comm[s]) {
-      for (int k = 0; k < resCount[s]; ++k)
-        r.computeTime[resPtr[s][k]] += dur[s];
+      setCompute[slotRes[s]] += dur[s];
       continue;
     }
     const CommCost &c = *comm[s];
-    for (int d : c.devices)
-      r.commTime[d] += dur[s];
+    if (slotDev[s] >= 0) {
+      touch(slotDev[s]);
+      setComm[slotDev[s]] += dur[s];
+    }
     for (size_t k = 0; k < c.resources.size(); ++k)
       r.linkBytes[c.resources[k]] += c.bytes[k];
     r.commBytes += c.payload;
   }
-  r.idleTime.resize(nDev);
-  for (int64_t d = 0; d < nDev; ++d)
-    r.idleTime[d] = std::max(0.0, step - r.computeTime[d]);
 
-  // Memory.
-  r.memory.assign(nDev, MemoryUsage{});
+  // Memory, summed per device set.
   for (int i = 0; i < numOps; ++i) {
     const OpVariant &v = *variants[i][chosen[i]];
-    for (int64_t d : v.rc.devices) {
-      MemoryUsage &m = r.memory[d];
-      m.weights += v.shardMemory.weights;
-      m.gradients += v.shardMemory.gradients;
-      m.optimizerState += v.shardMemory.optimizerState;
-      m.activations += v.shardMemory.activations;
-      m.workspace = std::max(m.workspace, v.shardMemory.workspace);
-    }
+    touch(v.deviceSet);
+    MemoryUsage &m = setMemory[v.deviceSet];
+    m.weights += v.shardMemory.weights;
+    m.gradients += v.shardMemory.gradients;
+    m.optimizerState += v.shardMemory.optimizerState;
+    m.activations += v.shardMemory.activations;
+    m.workspace = std::max(m.workspace, v.shardMemory.workspace);
     for (int e : inEdges[i]) {
-      if (duplicateOf[e] >= 0)
+      int R = edgeNow[e]->receiverSet;
+      if (duplicateOf[e] >= 0 || R < 0)
         continue;
-      for (int d : edgeNow[e]->receivers)
-        r.memory[d].activations += v.operandShardBytes[g.edges[e].dstOperand];
+      touch(R);
+      setMemory[R].activations += v.operandShardBytes[g.edges[e].dstOperand];
     }
   }
+
+  r.computeTime.assign(nDev, 0);
+  r.commTime.assign(nDev, 0);
+  r.memory.assign(nDev, MemoryUsage{});
+  for (int S : touchedSets) {
+    const MemoryUsage &sm = setMemory[S];
+    bool any = setCompute[S] != 0 || setComm[S] != 0 || sm.weights != 0 ||
+               sm.activations != 0 || sm.workspace != 0;
+    if (!any)
+      continue;
+    const int *rs = setData(S);
+    for (int k = 0, n = setSize(S); k < n; ++k) {
+      int d = rs[k];
+      if (d >= nDev)
+        continue;
+      r.computeTime[d] += setCompute[S];
+      r.commTime[d] += setComm[S];
+      MemoryUsage &m = r.memory[d];
+      m.weights += sm.weights;
+      m.gradients += sm.gradients;
+      m.optimizerState += sm.optimizerState;
+      m.activations += sm.activations;
+      m.workspace = std::max(m.workspace, sm.workspace);
+    }
+  }
+  r.idleTime.resize(nDev);
   r.peakMemory.resize(nDev);
   for (int64_t d = 0; d < nDev; ++d) {
+    r.idleTime[d] = std::max(0.0, step - r.computeTime[d]);
     r.peakMemory[d] = r.memory[d].total();
     if (r.peakMemory[d] > machine.device.memoryBytes)
       r.fitsMemory = false;

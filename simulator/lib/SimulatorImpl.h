@@ -45,11 +45,20 @@ void reshardFlows(const MachineModel &machine, const TensorRule &holder,
                   const std::vector<ParallelDim> &neederDims,
                   const ResolvedConfig &neederConfig, std::vector<Flow> &flows);
 
+/// Interned resource sets of one communication task: the links it occupies
+/// and the devices taking part (-1: none).
+struct CommSets {
+  int resources = -1;
+  int devices = -1;
+};
+
 struct Simulator::OpVariant {
   ParallelConfig config;
   ResolvedConfig rc;
   /// The op's devices, sorted: the resources of its kernels.
   std::vector<int> deviceRes;
+  int deviceSet = -1;
+  CommSets forwardCommSets, backwardCommSets, partialSumSets, gradientSyncSets;
   double forward = 0, backward = 0, update = 0;
   bool measured = false;
   CommCost forwardComm, backwardComm, partialSum, gradientSync;
@@ -61,8 +70,10 @@ struct Simulator::OpVariant {
 
 struct Simulator::EdgeVariant {
   CommCost forward, backward;
+  CommSets forwardSets, backwardSets;
   /// Devices that receive part of the consumer's operand (they hold a copy).
   std::vector<int> receivers;
+  int receiverSet = -1;
 };
 
 } // namespace soap

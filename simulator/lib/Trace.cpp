@@ -25,7 +25,8 @@ std::vector<TaskInfo> Simulator::tasks() const {
     t.kind = slotKind(s);
     t.start = startAt[s];
     t.end = endAt[s];
-    t.resources.assign(resPtr[s], resPtr[s] + resCount[s]);
+    if (slotRes[s] >= 0)
+      t.resources.assign(setData(slotRes[s]), setData(slotRes[s]) + setSize(slotRes[s]));
     if (s < numOps * kSlotsPerOp) {
       t.op = s / kSlotsPerOp;
       t.name = std::string(toString(t.kind)) + " " + g.ops[t.op].name;

@@ -196,22 +196,44 @@ private:
   std::vector<std::unordered_map<uint64_t, std::vector<int>>> variantIndex;
   std::unordered_map<uint64_t, std::unique_ptr<EdgeVariant>> edgeCache;
 
-  // Current state.
+  /// Interns a sorted list of resources; tasks on one set share its
+  /// bookkeeping in the event loop (see run()).
+  int internSet(const std::vector<int> &sorted);
+  const int *setData(int set) const { return setFlat.data() + setBegin[set]; }
+  int setSize(int set) const { return setBegin[set + 1] - setBegin[set]; }
+
+  // Interned resource sets (CSR).
+  std::vector<int> setBegin{0}, setFlat;
+  std::unordered_map<uint64_t, std::vector<int>> setIndex;
+
+  // Current state: per slot its duration, its resource set (-1: none), the
+  // devices taking part (communication) and its communication record.
   bool ready = false;
   Strategy current;
   std::vector<int> chosen; // variant per op
   std::vector<double> dur;
-  std::vector<const int *> resPtr;
-  std::vector<int> resCount;
+  std::vector<int> slotRes;
+  std::vector<int> slotDev;
   std::vector<const CommCost *> comm;
   std::vector<const EdgeVariant *> edgeNow;
   double idealTime = 0; // the graph's FLOPs at peak, on one device
   double modelFlops = 0;
 
-  // Event loop scratch and the last timeline.
-  std::vector<double> readyAt, startAt, endAt, freeAt;
+  // Event loop scratch (epoch-stamped, so nothing is cleared per run) and
+  // the last timeline.
+  uint32_t epoch = 0;
+  std::vector<double> readyAt, startAt, endAt;
   std::vector<int> remaining;
   std::vector<std::pair<double, int>> heap;
+  std::vector<int> stack;
+  std::vector<int> lastWriter;        // per resource: the set that last used it
+  std::vector<uint32_t> writerStamp;  // per resource
+  std::vector<double> setFree;        // per set: when its last task ended
+  std::vector<char> setOwns;          // per set: last writer of all its resources
+  std::vector<uint32_t> setStamp;     // per set
+  std::vector<double> setCompute, setComm;
+  std::vector<MemoryUsage> setMemory;
+  std::vector<int> touchedSets;
 };
 
 } // namespace soap
