@@ -398,6 +398,13 @@ Expected<MachineModel> MachineModel::parse(const std::string &text,
     readRoute("inter_node", m.interNodeRoute);
   }
 
+  if (const json *v = r.field(doc, "$", "communication_occupies_devices", false)) {
+    if (!v->is_boolean())
+      r.fail("$.communication_occupies_devices", "must be true or false, got " + v->dump());
+    else
+      m.communicationOccupiesDevices = v->get<bool>();
+  }
+
   // Collective algorithms.
   m.algorithms.fill(CollectiveAlgorithm::Auto);
   if (const json *c = r.field(doc, "$", "collectives", false);
@@ -682,6 +689,7 @@ std::string MachineModel::toJson(bool withSources) const {
   for (Collective c : kCollectives)
     coll[toString(c)] = toString(algorithms[static_cast<int>(c)]);
   doc["collectives"] = coll;
+  doc["communication_occupies_devices"] = communicationOccupiesDevices;
   return doc.dump(2);
 }
 

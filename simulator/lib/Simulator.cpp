@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 #include <functional>
+#include <iterator>
 
 namespace soap {
 
@@ -433,6 +434,21 @@ int Simulator::internSet(const std::vector<int> &sorted) {
   return id;
 }
 
+CommSets Simulator::commSets(const CommCost &c) {
+  CommSets out;
+  out.devices = internSet(c.devices);
+  if (!cost.machine().communicationOccupiesDevices) {
+    out.resources = internSet(c.resources);
+    return out;
+  }
+  // The devices move the bytes themselves: they are busy too.
+  std::vector<int> all;
+  std::set_union(c.resources.begin(), c.resources.end(), c.devices.begin(),
+                 c.devices.end(), std::back_inserter(all));
+  out.resources = internSet(all);
+  return out;
+}
+
 TaskKind Simulator::slotKind(int slot) const {
   if (slot < numOps * kSlotsPerOp)
     return static_cast<TaskKind>(slot % kSlotsPerOp);
@@ -580,10 +596,7 @@ Expected<int> Simulator::variantOf(int i, const ParallelConfig &config) {
   }
 
   v->deviceSet = internSet(v->deviceRes);
-  auto sets = [&](const CommCost &c, CommSets &out) {
-    out.resources = internSet(c.resources);
-    out.devices = internSet(c.devices);
-  };
+  auto sets = [&](const CommCost &c, CommSets &out) { out = commSets(c); };
   sets(v->forwardComm, v->forwardCommSets);
   sets(v->backwardComm, v->backwardCommSets);
   sets(v->partialSum, v->partialSumSets);
@@ -647,8 +660,8 @@ const Simulator::EdgeVariant &Simulator::edgeVariant(int e) {
       ev->backward.append(back);
     }
   }
-  ev->forwardSets = {internSet(ev->forward.resources), internSet(ev->forward.devices)};
-  ev->backwardSets = {internSet(ev->backward.resources), internSet(ev->backward.devices)};
+  ev->forwardSets = commSets(ev->forward);
+  ev->backwardSets = commSets(ev->backward);
   ev->receiverSet = internSet(ev->receivers);
   const EdgeVariant &ref = *ev;
   edgeCache.emplace(key, std::move(ev));

@@ -4,6 +4,7 @@
 #include "soap/Simulator/ShardingRules.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -104,6 +105,105 @@ Piece stream(int64_t bytes) {
   return p;
 }
 
+/// The pieces that compute one op shard (forward and backward), as
+/// calibrate() times them; false for views and for the kinds left to the
+/// roofline.
+bool planPieces(const OpNode &op, const OpShardingRule &rule,
+                const std::vector<int64_t> &degree, const KernelBench &bench,
+                std::vector<Piece> &fwd, std::vector<Piece> &bwd,
+                std::string &method, double &flops, double &bytes) {
+  std::vector<std::vector<int64_t>> in, out;
+  for (const TensorRule &t : rule.operands)
+    in.push_back(shardShape(t, op.dims, degree));
+  for (const TensorRule &t : rule.results)
+    out.push_back(shardShape(t, op.dims, degree));
+  DType dt = op.results.empty() ? DType::F32 : op.results[0].dtype;
+  fwd.clear();
+  bwd.clear();
+  flops = 0;
+  bytes = 0;
+  for (size_t j = 0; j < in.size(); ++j)
+    bytes += static_cast<double>(numel(in[j]) * rule.operands[j].elementBytes());
+  for (size_t r = 0; r < out.size(); ++r)
+    bytes += static_cast<double>(numel(out[r]) * rule.results[r].elementBytes());
+
+  if (op.kind == "linear" && in.size() >= 2 && !out.empty() &&
+      bench.supports(dt)) {
+    int64_t k = in[1][0], n = in[1][1], m = numel(out[0]) / std::max<int64_t>(n, 1);
+    fwd = {gemm(m, n, k, dt)};
+    bwd = {gemm(m, k, n, dt), gemm(k, n, m, dt)};
+    flops = 2.0 * m * n * k;
+    method = "gemm";
+    return true;
+  }
+  if (op.kind == "matmul" && in.size() == 2 && !out.empty() &&
+      bench.supports(dt) && in[0].size() >= 2 && in[1].size() >= 2) {
+    int64_t m = in[0][in[0].size() - 2], k = in[0].back(), n = in[1].back();
+    double batch = static_cast<double>(numel(out[0])) / static_cast<double>(m * n);
+    fwd = {gemm(m, n, k, dt, batch)};
+    bwd = {gemm(m, k, n, dt, batch), gemm(k, n, m, dt, batch)};
+    flops = 2.0 * m * n * k * batch;
+    method = "gemm x batch";
+    return true;
+  }
+  if (op.kind == "conv2d" && in.size() >= 2 && !out.empty() &&
+      in[0].size() == 4 && in[1].size() == 4 && bench.supports(dt)) {
+    int64_t groups = attributeInt(op.attributes, "groups", 1);
+    std::vector<int64_t> strides = attributeInts(op.attributes, "strides", {1, 1});
+    std::vector<int64_t> pad = attributeInts(op.attributes, "padding", {0, 0, 0, 0});
+    int64_t nImg = in[0][0], c = in[0][1], h = in[0][2], w = in[0][3];
+    int64_t o = in[1][0], cg = in[1][1], kh = in[1][2], kw = in[1][3];
+    int64_t ohow = out[0][2] * out[0][3];
+    int64_t ckk = cg * kh * kw, og = o / std::max<int64_t>(groups, 1);
+    // padding is [top, left, bottom, right].
+    Piece im{Piece::Im2col};
+    int64_t args[9] = {c, h, w, kh, kw,
+                       strides.size() > 0 ? strides[0] : 1,
+                       strides.size() > 1 ? strides[1] : 1,
+                       pad.size() > 0 ? pad[0] : 0,
+                       pad.size() > 1 ? pad[1] : 0};
+    std::copy(args, args + 9, im.im);
+    im.times = static_cast<double>(nImg);
+    double per = static_cast<double>(nImg * groups);
+    fwd = {im, gemm(og, ohow, ckk, dt, per)};
+    bwd = {gemm(og, ckk, ohow, dt, per), gemm(ckk, ohow, og, dt, per), im};
+    flops = 2.0 * og * ohow * ckk * per;
+    method = "im2col+gemm per image";
+    return true;
+  }
+  if (op.kind == "attention" || op.kind == "lstm" || op.kind == "experts" ||
+      isView(op))
+    return false;
+  fwd = {stream(static_cast<int64_t>(bytes))};
+  bwd = {stream(static_cast<int64_t>(2 * bytes))};
+  method = "stream";
+  return true;
+}
+
+} // namespace
+
+double runShardKernel(KernelBench &bench, const OpNode &op,
+                      const std::vector<int64_t> &degree, bool backward) {
+  OpShardingRule rule = shardingRule(op);
+  std::vector<Piece> fwd, bwd;
+  std::string method;
+  double flops, bytes;
+  if (!planPieces(op, rule, degree, bench, fwd, bwd, method, flops, bytes))
+    return 0;
+  // All the work: pieces that calibrate() times once and multiplies (one
+  // image of a convolution, one matrix of a batch) run that many times.
+  double t = 0;
+  for (const Piece &p : backward ? bwd : fwd) {
+    Piece once = p;
+    once.times = 1;
+    int64_t n = std::max<int64_t>(1, std::llround(p.times));
+    for (int64_t i = 0; i < n; ++i)
+      t += runPiece(bench, once, nullptr);
+  }
+  return t;
+}
+
+namespace {
 } // namespace
 
 std::vector<CalibrationJob> planCalibration(const OpGraph &graph,
@@ -169,57 +269,8 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
     std::vector<Piece> fwd, bwd;
     std::string method;
     double flops = 0, bytes = 0;
-    for (size_t j = 0; j < in.size(); ++j)
-      bytes += static_cast<double>(numel(in[j]) * rule.operands[j].elementBytes());
-    for (size_t r = 0; r < out.size(); ++r)
-      bytes += static_cast<double>(numel(out[r]) * rule.results[r].elementBytes());
-
-    if (op.kind == "linear" && in.size() >= 2 && !out.empty() &&
-        bench.supports(dt)) {
-      int64_t k = in[1][0], n = in[1][1], m = numel(out[0]) / std::max<int64_t>(n, 1);
-      fwd = {gemm(m, n, k, dt)};
-      bwd = {gemm(m, k, n, dt), gemm(k, n, m, dt)};
-      flops = 2.0 * m * n * k;
-      method = "gemm";
-    } else if (op.kind == "matmul" && in.size() == 2 && !out.empty() &&
-               bench.supports(dt) && in[0].size() >= 2 && in[1].size() >= 2) {
-      int64_t m = in[0][in[0].size() - 2], k = in[0].back(), n = in[1].back();
-      double batch = static_cast<double>(numel(out[0])) / static_cast<double>(m * n);
-      fwd = {gemm(m, n, k, dt, batch)};
-      bwd = {gemm(m, k, n, dt, batch), gemm(k, n, m, dt, batch)};
-      flops = 2.0 * m * n * k * batch;
-      method = "gemm x batch";
-    } else if (op.kind == "conv2d" && in.size() >= 2 && !out.empty() &&
-               in[0].size() == 4 && in[1].size() == 4 && bench.supports(dt)) {
-      int64_t groups = attributeInt(op.attributes, "groups", 1);
-      std::vector<int64_t> strides = attributeInts(op.attributes, "strides", {1, 1});
-      std::vector<int64_t> pad = attributeInts(op.attributes, "padding", {0, 0, 0, 0});
-      int64_t nImg = in[0][0], c = in[0][1], h = in[0][2], w = in[0][3];
-      int64_t o = in[1][0], cg = in[1][1], kh = in[1][2], kw = in[1][3];
-      int64_t ohow = out[0][2] * out[0][3];
-      int64_t ckk = cg * kh * kw, og = o / std::max<int64_t>(groups, 1);
-      // padding is [top, left, bottom, right].
-      Piece im{Piece::Im2col};
-      int64_t args[9] = {c, h, w, kh, kw,
-                         strides.size() > 0 ? strides[0] : 1,
-                         strides.size() > 1 ? strides[1] : 1,
-                         pad.size() > 0 ? pad[0] : 0,
-                         pad.size() > 1 ? pad[1] : 0};
-      std::copy(args, args + 9, im.im);
-      im.times = static_cast<double>(nImg);
-      double per = static_cast<double>(nImg * groups);
-      fwd = {im, gemm(og, ohow, ckk, dt, per)};
-      bwd = {gemm(og, ckk, ohow, dt, per), gemm(ckk, ohow, og, dt, per), im};
-      flops = 2.0 * og * ohow * ckk * per;
-      method = "im2col+gemm per image";
-    } else if (op.kind == "attention" || op.kind == "lstm" ||
-               op.kind == "experts" || isView(op)) {
+    if (!planPieces(op, rule, job.degree, bench, fwd, bwd, method, flops, bytes))
       continue;
-    } else {
-      fwd = {stream(static_cast<int64_t>(bytes))};
-      bwd = {stream(static_cast<int64_t>(2 * bytes))};
-      method = "stream";
-    }
 
     KernelMeasurement km;
     km.kind = op.kind;

@@ -230,6 +230,30 @@ TEST(Simulator, DataParallelMlp) {
   EXPECT_DOUBLE_EQ(dp2->modelFlops, single->modelFlops);
 }
 
+TEST(Simulator, CommunicationOccupyingDevicesDoesNotOverlap) {
+  // On CPU cores the all-reduce is the cores' own work: it cannot hide
+  // behind the next layer's backward, so the step is compute plus both.
+  OpGraph g = mlp(256);
+  std::string json = test::roundMachineJson(1, 2);
+  json.replace(json.rfind('}'), 1, R"(, "communication_occupies_devices": true})");
+  auto m = MachineModel::parse(json, "cpu-like");
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_TRUE(m->communicationOccupiesDevices);
+  CostModel cost(*m);
+  Simulator sim(g, cost);
+  auto r = sim.simulate(dataParallelStrategy(g, 2));
+  ASSERT_TRUE(r.ok()) << r.error();
+  double sync = sumKind(sim.tasks(), TaskKind::GradientSync);
+  EXPECT_GT(sync, 0);
+  EXPECT_NEAR(r->stepTime, r->computeTime[0] + sync, 1e-12);
+  // The same machine without the flag overlaps them.
+  auto overlapped = test::roundMachine(1, 2);
+  CostModel cost2(overlapped);
+  Simulator sim2(g, cost2);
+  auto r2 = sim2.simulate(dataParallelStrategy(g, 2));
+  EXPECT_LT(r2->stepTime, r->stepTime);
+}
+
 TEST(Simulator, DataParallelOnDgxA100) {
   OpGraph g = mlp(1024);
   auto m = MachineModel::loadPreset("dgx-a100");

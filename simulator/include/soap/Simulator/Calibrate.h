@@ -96,6 +96,14 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
                               KernelBench &bench,
                               const CalibrationOptions &options);
 
+/// Runs once, on `bench`, the kernels that calibrate() times for one shard
+/// of `op` under per-dim `degree` (its forward, or its backward), all of
+/// them (every image of a convolution, where calibrate() times one and
+/// multiplies); returns the seconds spent in them. 0, running nothing, for views and for the kinds left to the
+/// roofline. For harnesses that replay a simulated step.
+double runShardKernel(KernelBench &bench, const OpNode &op,
+                      const std::vector<int64_t> &degree, bool backward);
+
 /// `base` with the profile's measured figures: peak f32 FLOP/s = the best
 /// GEMM rate, memory bandwidth = the best streaming rate (the efficiency
 /// curve then scales it by size), shared-memory links at half the rate of

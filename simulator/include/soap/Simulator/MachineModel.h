@@ -115,6 +115,10 @@ public:
   std::vector<int> interNodeRoute;
   /// Algorithm per Collective (Auto: the cheapest that applies).
   std::array<CollectiveAlgorithm, kNumCollectives> algorithms{};
+  /// Communication runs on the devices themselves (CPU cores copying
+  /// memory), so it cannot overlap their kernels; GPUs have copy engines
+  /// and NCCL streams, so it can (false).
+  bool communicationOccupiesDevices = false;
 
   /// Parses and validates a machine file's text. `origin` (the file name)
   /// prefixes error messages.

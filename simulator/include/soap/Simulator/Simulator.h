@@ -43,6 +43,8 @@
 
 namespace soap {
 
+struct CommSets; // simulator/lib: interned sets of a communication task
+
 /// Bytes one device holds at its peak (the start of the backward pass).
 struct MemoryUsage {
   int64_t weights = 0;
@@ -199,6 +201,9 @@ private:
   /// Interns a sorted list of resources; tasks on one set share its
   /// bookkeeping in the event loop (see run()).
   int internSet(const std::vector<int> &sorted);
+  /// The sets of a communication task (its links, plus its devices where
+  /// the machine's communication occupies them).
+  CommSets commSets(const CommCost &c);
   const int *setData(int set) const { return setFlat.data() + setBegin[set]; }
   int setSize(int set) const { return setBegin[set + 1] - setBegin[set]; }
 
