@@ -384,6 +384,10 @@ static LogicalResult convertRange(Im &im) {
             delta = ins[2]->getInt(0);
     if (delta == 0)
       return im.nodeError() << "delta is 0";
+    double count = std::ceil((double(limit) - double(start)) / double(delta));
+    if (count > double(1 << 26))
+      return im.nodeError() << "the range has " << count
+                            << " elements, too many to fold";
     SmallVector<int64_t> v;
     for (int64_t x = start; delta > 0 ? x < limit : x > limit; x += delta)
       v.push_back(x);
@@ -393,8 +397,10 @@ static LogicalResult convertRange(Im &im) {
          delta = ins[2]->getDouble(0);
   if (delta == 0)
     return im.nodeError() << "delta is 0";
-  int64_t n = std::max<int64_t>(
-      0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
+  double count = std::ceil((limit - start) / delta);
+  if (!std::isfinite(count) || count > double(1 << 26))
+    return im.nodeError() << "the range is too long to fold";
+  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(count));
   std::vector<double> v;
   for (int64_t i = 0; i < n; ++i)
     v.push_back(start + i * delta);
@@ -1283,8 +1289,9 @@ static LogicalResult convertGemm(Im &im) {
       return failure();
     SmallVector<Value> operands = {x, *w};
     if (hasC && alpha == 1.0 && beta == 1.0 && im.input(2).isKnown() &&
-        isFloatDType(im.inputDType(2)) &&
-        shapeNumElements(im.inputShape(2)) == n && n > 1 &&
+        isFloatDType(im.inputDType(2)) && !im.inputShape(2).empty() &&
+        im.inputShape(2).size() <= 2 &&
+        shapeNumElements(im.inputShape(2)) == n &&
         im.inputShape(2).back() == n) {
       FailureOr<Value> bias = failure();
       if (im.inputShape(2).size() == 1)
