@@ -18,8 +18,8 @@ pkgs=(
   libopenblas-dev libopenmpi-dev openmpi-bin
   # test data: ONNX's own backend node tests
   libonnx-testdata
-  # lit runs on python3
-  python3
+  # lit runs on python3; tests validate JSON against the schemas with it
+  python3 python3-jsonschema
 )
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-torch python3-onnx python3-numpy)

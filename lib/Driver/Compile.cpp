@@ -89,6 +89,12 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
 
   // The baselines that apply to this model, on the same machine.
   BaselineOptions bo{machine.nodes, machine.devicesPerNode, o.tensorParallel};
+  if (!o.baseline.empty()) {
+    // An unknown name or a baseline that does not apply: its own message.
+    Expected<Strategy> s = makeBaseline(o.baseline, graph, bo);
+    if (!s)
+      return Error{s.error()};
+  }
   result.expertBaseline = expertBaselineFor(graph);
   for (const std::string &name : baselineNames()) {
     if (name != "data-parallel" && name != result.expertBaseline &&
@@ -254,9 +260,10 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
   out += "strategy   " + r.origin + "\n";
   out += "step time  " + human(r.sim.stepTime) + "\n";
   for (const BaselineResult &b : r.baselines) {
-    std::snprintf(line, sizeof line, "vs %-14s %s  (%.2fx)\n",
+    std::snprintf(line, sizeof line, "vs %-14s %s  (%.2fx)%s\n",
                   b.name.c_str(), human(b.sim.stepTime).c_str(),
-                  b.sim.stepTime / std::max(r.sim.stepTime, 1e-30));
+                  b.sim.stepTime / std::max(r.sim.stepTime, 1e-30),
+                  b.sim.fitsMemory ? "" : "  does not fit in memory");
     out += line;
   }
   std::snprintf(line, sizeof line, "memory     peak %s per device (capacity %s)%s\n",

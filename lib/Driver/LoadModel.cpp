@@ -31,13 +31,8 @@ FailureOr<OwningOpRef<ModuleOp>> loadModel(MLIRContext &context,
   ParserConfig config(&context);
   OwningOpRef<ModuleOp> module =
       parseSourceFile<ModuleOp>(path, sources, config);
-  if (!module) {
-    // The parser reports syntax errors; an unreadable file needs a word.
-    if (sources.getNumBuffers() == 0)
-      return emitError(UnknownLoc::get(&context))
-             << "cannot read model file '" << path << "'";
+  if (!module) // the parser has reported why (unreadable file, syntax)
     return failure();
-  }
   if (failed(verify(*module)))
     return failure();
   return module;
