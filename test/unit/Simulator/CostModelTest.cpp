@@ -16,7 +16,7 @@ static std::vector<int64_t> iota(int64_t from, int64_t n) {
   return v;
 }
 
-TEST(Collectives, RingAllReduceClosedForm) {
+TEST(SimulatorCollectives, RingAllReduceClosedForm) {
   auto m = MachineModel::loadPreset("dgx-a100");
   ASSERT_TRUE(m.ok());
   CostModel cost(*m);
@@ -36,7 +36,7 @@ TEST(Collectives, RingAllReduceClosedForm) {
   }
 }
 
-TEST(Collectives, GatherScatterAndTree) {
+TEST(SimulatorCollectives, GatherScatterAndTree) {
   auto m = test::roundMachine(1, 8);
   CostModel cost(m);
   const double n = 8e6, alpha = 1e-6, B = 1e9;
@@ -64,7 +64,7 @@ TEST(Collectives, GatherScatterAndTree) {
   EXPECT_NEAR(c.time, 3 * alpha + 3 * (n / 4) / B, 1e-12);
 }
 
-TEST(Collectives, ConcurrentGroupsShareLinks) {
+TEST(SimulatorCollectives, ConcurrentGroupsShareLinks) {
   // Two nodes of two devices, one NIC each: two all-reduces across nodes at
   // once ({0, 2} and {1, 3}) share both NICs, so each takes the bandwidth
   // term twice as long as one alone.
@@ -86,7 +86,7 @@ TEST(Collectives, ConcurrentGroupsShareLinks) {
   EXPECT_NEAR(two.time, one.time, 1e-15);
 }
 
-TEST(Collectives, Hierarchical) {
+TEST(SimulatorCollectives, Hierarchical) {
   // 2 nodes x 4 devices, 4 NICs per node: reduce-scatter in each node, an
   // all-reduce of the quarter slices across nodes on 4 rings (one NIC
   // each), all-gather in each node.
@@ -104,7 +104,7 @@ TEST(Collectives, Hierarchical) {
                                    CollectiveAlgorithm::Hierarchical, {iota(0, 4)}, n, c));
 }
 
-TEST(Transfers, ContentionOnOneLink) {
+TEST(SimulatorTransfers, ContentionOnOneLink) {
   auto m = test::roundMachine(1, 4);
   CostModel cost(m);
   const double n = 1e6, alpha = 1e-6, B = 1e9;
@@ -126,7 +126,7 @@ TEST(Transfers, ContentionOnOneLink) {
   EXPECT_EQ(nic.payload, 2 * n);
 }
 
-TEST(Roofline, ComputeAndMemoryBound) {
+TEST(SimulatorRoofline, ComputeAndMemoryBound) {
   std::string json = test::roundMachineJson(1, 1);
   json.replace(json.find(R"("gemm_efficiency": 1)"), 20, R"("gemm_efficiency": 0.5)");
   auto m = MachineModel::parse(json, "m");
@@ -141,7 +141,7 @@ TEST(Roofline, ComputeAndMemoryBound) {
   EXPECT_EQ(cost.roofline(0, 0, DType::F32, false), 0);
 }
 
-TEST(Roofline, KernelTimeOfShards) {
+TEST(SimulatorRoofline, KernelTimeOfShards) {
   auto m = test::roundMachine(1, 4);
   CostModel cost(m);
   GraphBuilder b;
@@ -164,7 +164,7 @@ TEST(Roofline, KernelTimeOfShards) {
             "linear||f32[32x128],f32[128x512]->f32[32x512]|f32|round");
 }
 
-TEST(ProfileDB, LookupAndRoundTrip) {
+TEST(SimulatorProfileDB, LookupAndRoundTrip) {
   auto m = test::roundMachine(1, 2);
   GraphBuilder b;
   auto x = b.input("x", {64, 256});
@@ -212,7 +212,7 @@ TEST(ProfileDB, LookupAndRoundTrip) {
   EXPECT_EQ(bad.error(), "p.json: $.kernels[0]: missing field 'attributes'");
 }
 
-TEST(EfficiencyCurve, InterpolatesInLogSize) {
+TEST(SimulatorEfficiencyCurve, InterpolatesInLogSize) {
   EfficiencyCurve c;
   c.fit({{1e6, 0.2}, {1e8, 0.6}, {1e8, 0.8}, {1e8, 0.7}});
   ASSERT_EQ(c.knots().size(), 2u);
@@ -223,7 +223,7 @@ TEST(EfficiencyCurve, InterpolatesInLogSize) {
   EXPECT_DOUBLE_EQ(c.at(1e12), 0.7);
 }
 
-TEST(ShardingRules, Layouts) {
+TEST(SimulatorShardingRules, Layouts) {
   GraphBuilder b;
   auto x = b.input("x", {8, 3, 32, 32});
   auto w = b.weight("w", {16, 3, 3, 3});

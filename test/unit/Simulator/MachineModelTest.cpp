@@ -9,7 +9,7 @@
 
 using namespace soap;
 
-TEST(MachineModel, PresetsLoad) {
+TEST(SimulatorMachineModel, PresetsLoad) {
   std::vector<std::string> names = MachineModel::presetNames();
   for (const char *want : {"p100", "k80", "dgx-a100", "dgx-h100", "cpu-host"})
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
@@ -25,7 +25,7 @@ TEST(MachineModel, PresetsLoad) {
   }
 }
 
-TEST(MachineModel, VendorFigures) {
+TEST(SimulatorMachineModel, VendorFigures) {
   auto a = MachineModel::loadPreset("dgx-a100");
   ASSERT_TRUE(a.ok()) << a.error();
   EXPECT_EQ(a->devicesPerNode, 8);
@@ -42,7 +42,7 @@ TEST(MachineModel, VendorFigures) {
   EXPECT_DOUBLE_EQ(h->links[1].bandwidth, 50e9);
 }
 
-TEST(MachineModel, NodesOverrideAndFingerprint) {
+TEST(SimulatorMachineModel, NodesOverrideAndFingerprint) {
   auto one = MachineModel::loadPreset("dgx-a100");
   auto four = MachineModel::loadPreset("dgx-a100", MachineOverrides{4, {}});
   ASSERT_TRUE(one.ok() && four.ok());
@@ -58,7 +58,7 @@ TEST(MachineModel, NodesOverrideAndFingerprint) {
   EXPECT_EQ(back->fingerprint(), four->fingerprint());
 }
 
-TEST(MachineModel, Routes) {
+TEST(SimulatorMachineModel, Routes) {
   auto m = MachineModel::loadPreset("dgx-a100", MachineOverrides{2, {}});
   ASSERT_TRUE(m.ok());
   std::vector<int> r;
@@ -85,7 +85,7 @@ TEST(MachineModel, Routes) {
     EXPECT_TRUE(names.insert(m->resourceName(i)).second) << m->resourceName(i);
 }
 
-TEST(MachineModel, PairLinksAndSharedNics) {
+TEST(SimulatorMachineModel, PairLinksAndSharedNics) {
   // p100: a link per GPU pair and one NIC per node that all four GPUs share.
   auto m = MachineModel::loadPreset("p100");
   ASSERT_TRUE(m.ok()) << m.error();
@@ -121,7 +121,7 @@ static std::string withField(const std::string &from, const std::string &to) {
   return s.replace(p, from.size(), to);
 }
 
-TEST(MachineModel, Errors) {
+TEST(SimulatorMachineModel, Errors) {
   EXPECT_NE(errorOf("{").find("bad.json: not valid JSON"), std::string::npos);
   EXPECT_EQ(errorOf("[]"), "bad.json: $: must be an object, got []");
   EXPECT_EQ(errorOf(withField(R"("format": "soap-machine", )", "")),

@@ -501,7 +501,7 @@ TEST(Simulator, DeltaEqualsFull) {
   EXPECT_EQ(moves, 2400);
 }
 
-TEST(Evaluator, AgreesWithSimulator) {
+TEST(SimulatorEvaluator, AgreesWithSimulator) {
   std::mt19937 rng(7);
   // 2 nodes x 4 P100s: pair links inside a node, one shared NIC per node.
   auto m = MachineModel::loadPreset("p100", MachineOverrides{2, {}});
@@ -542,7 +542,7 @@ TEST(Evaluator, AgreesWithSimulator) {
     EXPECT_GT(seen[k], 10) << toString(k);
 }
 
-TEST(Evaluator, SingleDeviceIsSerial) {
+TEST(SimulatorEvaluator, SingleDeviceIsSerial) {
   OpGraph g = mlp(64);
   auto m = test::roundMachine(1, 2);
   CostModel cost(m);
@@ -555,7 +555,7 @@ TEST(Evaluator, SingleDeviceIsSerial) {
   EXPECT_NEAR(r->stepTime, ev.serialUpperBound, 1e-15);
 }
 
-TEST(Evaluator, Violations) {
+TEST(SimulatorEvaluator, Violations) {
   OpGraph g = mlp(64);
   auto m = test::roundMachine(1, 4, 1, "device", 1e6);
   CostModel cost(m);
