@@ -189,6 +189,18 @@ int main(int argc, char **argv) {
     (void)sim.simulate(s);
     warmFull += seconds(t1);
   }
+  // Pass 4: a search's rejected proposals: each move, then its undo.
+  (void)sim.simulate(dp);
+  double proposeTime = 0, undoTime = 0;
+  for (int i = 0; i < moves; ++i) {
+    soap::ParallelConfig old = sim.strategy().configs[plan[i].first];
+    auto t1 = Clock::now();
+    (void)sim.simulateDelta(plan[i].first, plan[i].second);
+    auto t2 = Clock::now();
+    (void)sim.simulateDelta(plan[i].first, old);
+    proposeTime += std::chrono::duration<double>(t2 - t1).count();
+    undoTime += seconds(t2);
+  }
   int n = std::max(1, static_cast<int>(moves));
   std::printf("full simulation of data parallelism: cold %.3f ms (every cost "
               "computed), warm %.3f ms (costs cached)\n",
@@ -198,5 +210,8 @@ int main(int argc, char **argv) {
               "%d deltas checked against full: %d mismatches\n",
               static_cast<int>(moves), firstDelta / n * 1e3, warmDelta / n * 1e3,
               warmFull / n * 1e3, warmFull / warmDelta, checked, mismatches);
+  std::printf("rejected proposals: propose %.3f ms, undo %.4f ms (%.0fx faster "
+              "than a full simulation)\n",
+              proposeTime / n * 1e3, undoTime / n * 1e3, warmFull / undoTime);
   return mismatches ? 2 : 0;
 }

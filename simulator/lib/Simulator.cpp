@@ -412,6 +412,7 @@ void Simulator::clearCaches() {
     m.clear();
   edgeCache.clear();
   ready = false;
+  undo.valid = false;
 }
 
 int Simulator::internSet(const std::vector<int> &sorted) {
@@ -731,7 +732,9 @@ Expected<SimResult> Simulator::simulate(const Strategy &strategy) {
   for (int e = 0; e < numEdges; ++e)
     fillEdgeSlots(e);
   ready = true;
-  return run();
+  undo.valid = false;
+  lastResult = run();
+  return lastResult;
 }
 
 Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &config) {
@@ -742,6 +745,63 @@ Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &confi
   Expected<int> v = variantOf(op, config);
   if (!v)
     return Error{v.error()};
+  // The same config: nothing changes.
+  if (*v == chosen[op]) {
+    current.configs[op] = config;
+    return lastResult;
+  }
+  // Undoing the previous delta (a search rejecting its proposal): restore
+  // the state before it, which was a simulation of this very strategy.
+  if (undo.valid && undo.op == op && undo.variant == *v) {
+    chosen[op] = undo.variant;
+    current.configs[op] = undo.config;
+    for (size_t k = 0; k < undo.slots.size(); ++k) {
+      int s = undo.slots[k];
+      dur[s] = undo.dur[k];
+      slotRes[s] = undo.res[k];
+      slotDev[s] = undo.dev[k];
+      comm[s] = undo.comm[k];
+    }
+    for (size_t k = 0; k < undo.edges.size(); ++k)
+      edgeNow[undo.edges[k]] = undo.edgeNow[k];
+    startAt.swap(undo.startAt);
+    endAt.swap(undo.endAt);
+    lastResult = std::move(undo.result);
+    undo.valid = false;
+    return lastResult;
+  }
+  // Keep what the change overwrites, for an undo.
+  undo.op = op;
+  undo.variant = chosen[op];
+  undo.config = current.configs[op];
+  undo.slots.clear();
+  undo.edges.clear();
+  for (int k = 0; k < kSlotsPerOp; ++k)
+    undo.slots.push_back(op * kSlotsPerOp + k);
+  for (const auto *list : {&inEdges[op], &outEdges[op]})
+    for (int e : *list) {
+      undo.edges.push_back(e);
+      undo.slots.push_back(edgeSlot(e, false));
+      undo.slots.push_back(edgeSlot(e, true));
+    }
+  undo.dur.clear();
+  undo.res.clear();
+  undo.dev.clear();
+  undo.comm.clear();
+  for (int s : undo.slots) {
+    undo.dur.push_back(dur[s]);
+    undo.res.push_back(slotRes[s]);
+    undo.dev.push_back(slotDev[s]);
+    undo.comm.push_back(comm[s]);
+  }
+  undo.edgeNow.clear();
+  for (int e : undo.edges)
+    undo.edgeNow.push_back(edgeNow[e]);
+  undo.startAt.assign(startAt.begin(), startAt.end());
+  undo.endAt.assign(endAt.begin(), endAt.end());
+  undo.result = std::move(lastResult);
+  undo.valid = true;
+
   chosen[op] = *v;
   current.configs[op] = config;
   fillOpSlots(op);
@@ -749,7 +809,8 @@ Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &confi
     fillEdgeSlots(e);
   for (int e : outEdges[op])
     fillEdgeSlots(e);
-  return run();
+  lastResult = run();
+  return lastResult;
 }
 
 //===----------------------------------------------------------------------===//

@@ -472,7 +472,7 @@ TEST(Simulator, DeltaEqualsFull) {
   auto m = MachineModel::loadPreset("p100", MachineOverrides{2, {}});
   ASSERT_TRUE(m.ok());
   CostModel cost(*m), fresh(*m);
-  int moves = 0;
+  int moves = 0, reverts = 0;
   for (int graphIdx = 0; graphIdx < 12; ++graphIdx) {
     OpGraph g = randomGraph(rng, graphIdx % 2 == 1);
     ASSERT_EQ(g.validate(), "");
@@ -482,9 +482,22 @@ TEST(Simulator, DeltaEqualsFull) {
       s.configs.push_back(randomConfig(rng, op, sim, m->numDevices()));
     auto r = sim.simulate(s);
     ASSERT_TRUE(r.ok()) << r.error();
+    int lastOp = -1;
+    ParallelConfig lastOld;
     for (int step = 0; step < 200; ++step, ++moves) {
       int op = static_cast<int>(rng() % g.ops.size());
       ParallelConfig c = randomConfig(rng, g.ops[op], sim, m->numDevices());
+      int kind = static_cast<int>(rng() % 6);
+      if (kind == 0 && lastOp >= 0) {
+        // Undo the previous move, as a search rejecting it does.
+        op = lastOp;
+        c = lastOld;
+        ++reverts;
+      } else if (kind == 1) {
+        c = s.configs[op]; // no change
+      }
+      lastOp = op;
+      lastOld = s.configs[op];
       auto delta = sim.simulateDelta(op, c);
       ASSERT_TRUE(delta.ok()) << delta.error();
       s.configs[op] = c;
@@ -493,12 +506,21 @@ TEST(Simulator, DeltaEqualsFull) {
       auto ref = full.simulate(s);
       ASSERT_TRUE(ref.ok()) << ref.error();
       expectSame(*delta, *ref);
+      // The timeline too, task by task.
+      auto a = sim.tasks(), b = full.tasks();
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t k = 0; k < a.size(); ++k) {
+        EXPECT_EQ(a[k].name, b[k].name);
+        EXPECT_EQ(a[k].start, b[k].start);
+        EXPECT_EQ(a[k].end, b[k].end);
+      }
       if (::testing::Test::HasFailure())
         FAIL() << "graph " << graphIdx << " move " << step << ": op " << op
                << " -> " << c.str();
     }
   }
   EXPECT_EQ(moves, 2400);
+  EXPECT_GT(reverts, 200);
 }
 
 TEST(SimulatorEvaluator, AgreesWithSimulator) {

@@ -138,8 +138,10 @@ public:
   /// Simulates a whole strategy from scratch (caches of pure costs aside).
   Expected<SimResult> simulate(const Strategy &strategy);
   /// After a successful simulate(): changes one op's config and re-simulates
-  /// only what it touches. Equal to simulate() of the changed strategy. On
-  /// error nothing changes.
+  /// only what it touches. Equal to simulate() of the changed strategy. A
+  /// delta that undoes the previous one (a search rejecting its proposal)
+  /// restores the earlier state without simulating; one that changes nothing
+  /// returns the last result. On error nothing changes.
   Expected<SimResult> simulateDelta(int op, const ParallelConfig &config);
 
   /// The strategy of the last successful simulation.
@@ -239,6 +241,22 @@ private:
   std::vector<double> setCompute, setComm;
   std::vector<MemoryUsage> setMemory;
   std::vector<int> touchedSets;
+
+  /// The last result, and what the last delta overwrote: a delta back to
+  /// the previous config (a rejected proposal) restores it without running.
+  SimResult lastResult;
+  struct Undo {
+    bool valid = false;
+    int op = -1;
+    int variant = -1;
+    ParallelConfig config;
+    std::vector<int> slots, res, dev, edges;
+    std::vector<double> dur;
+    std::vector<const CommCost *> comm;
+    std::vector<const EdgeVariant *> edgeNow;
+    std::vector<double> startAt, endAt;
+    SimResult result;
+  } undo;
 };
 
 } // namespace soap
