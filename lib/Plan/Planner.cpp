@@ -1,0 +1,1589 @@
+//===- Planner.cpp - OpGraph + Strategy -> per-device plan ----------------===//
+//
+// One global walk over the simulator's task graph emits every rank's tasks:
+// for each op in order, its operands' transfers, its forward kernels and the
+// all-reduce of its partial sums; then, in reverse, its backward kernels, the
+// gradient transfers of its operands, the gradient all-reduce of its weights
+// and their update. A rank's list is the subsequence of this walk that it
+// takes part in, so every rank meets its sends, receives and collectives in
+// one global order, which is what makes the plan deadlock-free even with
+// blocking communication (docs/lowering.md).
+//
+//===----------------------------------------------------------------------===//
+#include "soap/Plan/Planner.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+namespace soap {
+
+//===----------------------------------------------------------------------===//
+// Shard grids and tensor shardings
+//===----------------------------------------------------------------------===//
+
+Expected<ShardGrid> resolveShardGrid(const OpNode &op,
+                                     const ParallelConfig &config,
+                                     int64_t numRanks) {
+  const size_t nd = op.dims.size();
+  auto fail = [&](const std::string &what) -> Expected<ShardGrid> {
+    return Error{"op '" + op.name + "' (" + op.kind + "): " + what};
+  };
+  ShardGrid g;
+  g.degree.assign(nd, 1);
+  g.stride.assign(nd, 0);
+  g.start = config.start;
+  if (!config.strides.empty() && config.strides.size() != config.degrees.size())
+    return fail("the view lists " + std::to_string(config.strides.size()) +
+                " strides for " + std::to_string(config.degrees.size()) +
+                " dimensions");
+  std::vector<int64_t> strides = config.effectiveStrides();
+  std::vector<char> seen(nd, 0);
+  for (size_t j = 0; j < config.degrees.size(); ++j) {
+    const auto &[name, degree] = config.degrees[j];
+    int d = -1;
+    for (size_t k = 0; k < nd; ++k)
+      if (op.dims[k].name == name)
+        d = static_cast<int>(k);
+    if (d < 0) {
+      std::string dims;
+      for (const ParallelDim &pd : op.dims)
+        dims += (dims.empty() ? "" : ", ") + pd.name;
+      return fail("has no dimension '" + name + "' (its dimensions: " +
+                  (dims.empty() ? "none" : dims) + ")");
+    }
+    if (seen[d])
+      return fail("dimension '" + name + "' is listed twice");
+    seen[d] = 1;
+    if (degree < 1)
+      return fail("degree " + std::to_string(degree) + " of '" + name +
+                  "' is not positive");
+    if (op.dims[d].size % degree != 0)
+      return fail("degree " + std::to_string(degree) + " of '" + name +
+                  "' does not divide its size " +
+                  std::to_string(op.dims[d].size));
+    g.degree[d] = degree;
+    g.stride[d] = degree > 1 ? strides[j] : 0;
+  }
+  int64_t shards = 1;
+  for (int64_t deg : g.degree)
+    shards *= deg;
+  std::set<int64_t> used;
+  g.devices.resize(shards);
+  g.coords.assign(shards, std::vector<int64_t>(nd, 0));
+  for (int64_t s = 0; s < shards; ++s) {
+    int64_t rest = s, dev = g.start;
+    for (size_t d = nd; d-- > 0;) {
+      int64_t c = rest % g.degree[d];
+      rest /= g.degree[d];
+      g.coords[s][d] = c;
+      dev += c * g.stride[d];
+    }
+    if (dev < 0 || dev >= numRanks)
+      return fail("the view {" + config.str() + "} places a shard on device " +
+                  std::to_string(dev) + ", outside the plan's " +
+                  std::to_string(numRanks) + " ranks");
+    if (!used.insert(dev).second)
+      return fail("the view {" + config.str() +
+                  "} places two shards on device " + std::to_string(dev));
+    g.devices[s] = dev;
+  }
+  return g;
+}
+
+static bool sameWindow(const AxisWindow &a, const AxisWindow &b) {
+  return a.stride == b.stride && a.pad == b.pad && a.span == b.span;
+}
+
+bool TensorSharding::operator==(const TensorSharding &o) const {
+  if (axisDegree != o.axisDegree || partial != o.partial ||
+      replicas != o.replicas || windows.size() != o.windows.size())
+    return false;
+  for (size_t a = 0; a < windows.size(); ++a)
+    if (!sameWindow(windows[a], o.windows[a]))
+      return false;
+  return true;
+}
+
+std::string TensorSharding::str() const {
+  std::ostringstream os;
+  os << '[';
+  for (size_t a = 0; a < axisDegree.size(); ++a) {
+    os << (a ? ", " : "") << axisDegree[a];
+    if (a < windows.size() && windows[a].span > 0)
+      os << "{halo " << windows[a].stride << '/' << windows[a].pad << '/'
+         << windows[a].span << '}';
+  }
+  os << ']';
+  if (partial > 1)
+    os << " partial " << partial;
+  if (replicas > 1)
+    os << " replicas " << replicas;
+  return os.str();
+}
+
+TensorSharding tensorSharding(const TensorRule &rule, const ShardGrid &grid) {
+  TensorSharding t;
+  const size_t rank = rule.shape.size();
+  t.axisDegree.assign(rank, 1);
+  t.windows.assign(rank, AxisWindow{});
+  for (size_t d = 0; d < grid.degree.size() && d < rule.axisOfDim.size(); ++d) {
+    int64_t deg = grid.degree[d];
+    if (deg <= 1)
+      continue;
+    int a = rule.axisOfDim[d];
+    if (a >= 0) {
+      t.axisDegree[a] *= deg;
+      if (!rule.windows.empty() && rule.windows[a].span > 0)
+        t.windows[a] = rule.windows[a];
+    } else if (a == kPartial) {
+      t.partial *= deg;
+    } else {
+      t.replicas *= deg;
+    }
+  }
+  return t;
+}
+
+std::pair<int64_t, int64_t> replicatedFlops(const OpNode &op,
+                                            const ShardGrid &grid) {
+  if (op.kind != "attention" || op.operands.size() < 7)
+    return {0, 0};
+  int64_t q = 1;
+  for (size_t d = 0; d < op.dims.size(); ++d)
+    if (op.dims[d].name == "seq")
+      q = grid.degree[d];
+  if (q <= 1)
+    return {0, 0};
+  const auto &k = op.operands[1].tensor.shape, &v = op.operands[2].tensor.shape;
+  const auto &wk = op.operands[4].tensor.shape;
+  if (k.size() != 3 || v.size() != 3 || wk.size() != 2)
+    return {0, 0};
+  int64_t p = wk[1];
+  int64_t macs = k[0] * k[1] * (k[2] + v[2]) * p;
+  int64_t bias = op.operands.size() >= 11 ? 2 * k[0] * k[1] * p : 0;
+  return {(q - 1) * (2 * macs + bias), (q - 1) * (4 * macs + bias)};
+}
+
+//===----------------------------------------------------------------------===//
+// The builder
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool isFloat(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 ||
+         t == DType::F64;
+}
+
+/// A box of a tensor: [lo, hi) per axis (empty vectors for rank 0).
+struct Box {
+  std::vector<int64_t> lo, hi;
+  int64_t volume() const {
+    int64_t n = 1;
+    for (size_t a = 0; a < lo.size(); ++a)
+      n *= std::max<int64_t>(0, hi[a] - lo[a]);
+    return n;
+  }
+  std::vector<int64_t> shape() const {
+    std::vector<int64_t> s(lo.size());
+    for (size_t a = 0; a < lo.size(); ++a)
+      s[a] = hi[a] - lo[a];
+    return s;
+  }
+  bool operator==(const Box &o) const { return lo == o.lo && hi == o.hi; }
+  bool operator<(const Box &o) const {
+    return lo != o.lo ? lo < o.lo : hi < o.hi;
+  }
+};
+
+Box intersect(const Box &a, const Box &b) {
+  Box r = a;
+  for (size_t i = 0; i < a.lo.size(); ++i) {
+    r.lo[i] = std::max(a.lo[i], b.lo[i]);
+    r.hi[i] = std::min(a.hi[i], b.hi[i]);
+    if (r.hi[i] < r.lo[i])
+      r.hi[i] = r.lo[i];
+  }
+  return r;
+}
+
+PlanRegion regionOf(const Box &piece, const Box &within) {
+  PlanRegion r;
+  for (size_t a = 0; a < piece.lo.size(); ++a) {
+    r.offset.push_back(piece.lo[a] - within.lo[a]);
+    r.shape.push_back(piece.hi[a] - piece.lo[a]);
+  }
+  return r;
+}
+
+/// A shard's copy of (a box of) a tensor.
+struct Holder {
+  int rank;
+  int buffer;
+  Box box;
+  /// Holders with equal keys hold the same values (replicas).
+  std::vector<int64_t> key;
+};
+
+/// A shard that needs a box of a tensor in its buffer.
+struct Needer {
+  int rank;
+  int buffer;
+  Box box;
+  int64_t index; ///< its shard index (spreads the choice among replicas)
+};
+
+/// Where the tasks of a transfer belong.
+struct Context {
+  Phase phase;
+  std::string op;
+  std::string stage;
+  int edge = -1;
+};
+
+/// Parses the canonical attribute text of an OpNode
+/// ("axis=-1,kernel=array<i64: 2, 2>,ratio=1.000000e-01") into attributes.
+std::map<std::string, PlanAttr> parseAttributes(const std::string &text) {
+  std::map<std::string, PlanAttr> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t eq = text.find('=', i);
+    if (eq == std::string::npos)
+      break;
+    std::string name = text.substr(i, eq - i);
+    int depth = 0;
+    bool quoted = false;
+    size_t j = eq + 1;
+    for (; j < text.size(); ++j) {
+      char c = text[j];
+      if (c == '"' && (j == 0 || text[j - 1] != '\\'))
+        quoted = !quoted;
+      if (quoted)
+        continue;
+      if (c == '<' || c == '[' || c == '(' || c == '{')
+        ++depth;
+      else if (c == '>' || c == ']' || c == ')' || c == '}')
+        --depth;
+      else if (c == ',' && depth == 0)
+        break;
+    }
+    std::string value = text.substr(eq + 1, j - eq - 1);
+    i = j + 1;
+    if (value == "unit" || value == "true") {
+      out[name] = PlanAttr::ofBool(true);
+      continue;
+    }
+    if (value == "false") {
+      out[name] = PlanAttr::ofBool(false);
+      continue;
+    }
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      out[name] = PlanAttr::ofString(value.substr(1, value.size() - 2));
+      continue;
+    }
+    if (value.rfind("array<", 0) == 0) {
+      size_t colon = value.find(':');
+      bool isFloatArray = value.rfind("array<f", 0) == 0;
+      std::vector<int64_t> ints;
+      std::vector<double> floats;
+      if (colon != std::string::npos) {
+        std::string body = value.substr(colon + 1, value.size() - colon - 2);
+        std::stringstream ss(body);
+        std::string item;
+        while (std::getline(ss, item, ',')) {
+          if (isFloatArray)
+            floats.push_back(std::strtod(item.c_str(), nullptr));
+          else
+            ints.push_back(std::strtoll(item.c_str(), nullptr, 10));
+        }
+      }
+      out[name] = isFloatArray ? PlanAttr::ofFloats(std::move(floats))
+                               : PlanAttr::ofInts(std::move(ints));
+      continue;
+    }
+    char *end = nullptr;
+    long long iv = std::strtoll(value.c_str(), &end, 10);
+    if (!value.empty() && end == value.c_str() + value.size()) {
+      out[name] = PlanAttr::ofInt(iv);
+      continue;
+    }
+    double dv = std::strtod(value.c_str(), &end);
+    if (!value.empty() && end == value.c_str() + value.size()) {
+      out[name] = PlanAttr::ofFloat(dv);
+      continue;
+    }
+    out[name] = PlanAttr::ofString(value);
+  }
+  return out;
+}
+
+/// Operands that a partial-sum result adds once: the bias of a product.
+/// With the op split along a dim that makes the result partial, only the
+/// shard at coordinate 0 of that dim passes them.
+bool isAdditiveOperand(const std::string &kind, size_t j) {
+  return ((kind == "linear" || kind == "conv2d") && j == 2) ||
+         (kind == "attention" && j == 10);
+}
+
+class Builder {
+public:
+  Builder(const OpGraph &g, const Strategy &s, int64_t numRanks,
+          const PlanOptions &o)
+      : g(g), strategy(s), numRanks(numRanks), opts(o) {}
+
+  Expected<Plan> run(int *failedOp);
+
+private:
+  // --- setup
+  std::string setup(int &failed);
+  std::string checkSupported(int i);
+  // --- buffers and tasks
+  int newBuffer(int rank, PlanBuffer b);
+  void emit(int rank, PlanTask t) {
+    plan.ranks[rank].tasks.push_back(std::move(t));
+  }
+  int commFor(std::vector<int> ranks);
+  Box box(const TensorRule &rule, int op, int64_t shard) const;
+  std::vector<int64_t> splitKey(const TensorRule &rule, int op,
+                                int64_t shard) const;
+  PlanBuffer boxBuffer(const std::string &name, BufferRole role,
+                       const TensorRule &rule, const Box &b,
+                       const std::string &tensor) const;
+  void reshard(const std::vector<Holder> &holders,
+               const std::vector<Needer> &needers, bool accumulate,
+               DType dtype, const Context &ctx);
+  void allReduceGroups(int op, const std::vector<char> &vary,
+                       const std::vector<int> &bufferPerShard,
+                       const Context &ctx);
+  std::vector<char> replicatedDims(int op, const TensorRule &rule) const;
+  std::vector<char> partialDims(int op, const TensorRule &rule) const;
+  std::vector<Holder> holdersOf(int op, const TensorRule &rule,
+                                const std::vector<int> &buffers) const;
+
+  // --- walk
+  std::string forwardOperands(int i);
+  void forwardKernels(int i);
+  void partialSums(int i);
+  void backwardKernels(int i);
+  void gradientTransfers(int i);
+  void weightSyncAndUpdate(int i);
+  int resultGrad(int op, int r, int64_t shard);
+  int operandGrad(int op, int j, int64_t shard);
+  std::map<std::string, PlanAttr> kernelAttrs(int op, int64_t shard);
+  int64_t shareOf(int64_t total, int op, int64_t shard) const;
+  std::vector<int> kernelInputs(int op, int64_t shard);
+
+  const OpGraph &g;
+  const Strategy &strategy;
+  int64_t numRanks;
+  const PlanOptions &opts;
+
+  Plan plan;
+  std::vector<OpShardingRule> rules;
+  std::vector<ShardGrid> grids;
+  std::vector<char> needsBackward, isOutput;
+  std::vector<std::vector<int>> inEdges, outEdges;
+  std::vector<int> duplicateOf;
+  /// Edge feeding (op, operand), or -1.
+  std::vector<std::vector<int>> edgeOf;
+  /// Per weight: its home (op, operand), whether it gets a gradient.
+  std::vector<std::pair<int, int>> home;
+  std::vector<char> weightHasGrad;
+  /// Buffers per [op][result or operand][shard]; -1 where none.
+  std::vector<std::vector<std::vector<int>>> resBuf, opndBuf, resGradBuf,
+      opndGradBuf;
+  /// Per op: extra buffers per shard (batch-norm statistics, expert counts,
+  /// saved intermediates), by name.
+  std::vector<std::vector<std::map<std::string, int>>> extra;
+  /// Per weight and home shard: optimizer state buffers.
+  std::vector<std::vector<std::vector<int>>> stateBuf;
+  std::map<std::vector<int>, int> comms;
+  std::map<std::pair<int, int>, int64_t> tags;
+  std::vector<std::set<std::string>> names;
+  std::map<std::tuple<int, int, std::vector<int64_t>, std::vector<int64_t>>,
+           int>
+      inputBuf;
+  int64_t transfers = 0;
+};
+
+//===----------------------------------------------------------------------===//
+// Setup
+//===----------------------------------------------------------------------===//
+
+std::string Builder::checkSupported(int i) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  for (size_t d = 0; d < op.dims.size(); ++d) {
+    if (grid.degree[d] <= 1)
+      continue;
+    if (op.kind == "lstm" && op.dims[d].name == "hidden")
+      return "op '" + op.name +
+             "' (lstm): splitting 'hidden' needs the hidden state gathered "
+             "every time step, which the plan's kernels cannot do yet (split "
+             "'batch' instead)";
+  }
+  if (op.kind == "conv2d" && op.operands.size() >= 2) {
+    int64_t groups = attributeInt(op.attributes, "groups", 1);
+    int64_t o = op.operands[1].tensor.shape[0];
+    for (size_t d = 0; d < op.dims.size(); ++d) {
+      if (op.dims[d].name != "cout" || grid.degree[d] <= 1 || groups <= 1)
+        continue;
+      int64_t perShard = o / grid.degree[d], perGroup = o / groups;
+      if (perShard % perGroup != 0 && perGroup % perShard != 0)
+        return "op '" + op.name + "' (conv2d): a 'cout' split of degree " +
+               std::to_string(grid.degree[d]) + " cuts its " +
+               std::to_string(groups) +
+               " groups unevenly (each shard must hold whole groups or part "
+               "of one)";
+    }
+  }
+  return "";
+}
+
+std::string Builder::setup(int &failed) {
+  const int n = static_cast<int>(g.ops.size());
+  if (strategy.configs.size() != g.ops.size())
+    return "the strategy has " + std::to_string(strategy.configs.size()) +
+           " configs for " + std::to_string(n) + " ops";
+  if (numRanks < 1)
+    return "a plan needs at least one rank";
+  for (int i = 0; i < n; ++i) {
+    Expected<ShardGrid> grid =
+        resolveShardGrid(g.ops[i], strategy.configs[i], numRanks);
+    if (!grid) {
+      failed = i;
+      return grid.error();
+    }
+    grids.push_back(grid.take());
+    rules.push_back(shardingRule(g.ops[i]));
+    if (rules.back().operands.size() != g.ops[i].operands.size() ||
+        rules.back().results.size() != g.ops[i].results.size()) {
+      failed = i;
+      return "op '" + g.ops[i].name + "': internal error: its sharding rule "
+                                      "does not cover its tensors";
+    }
+    std::string problem = checkSupported(i);
+    if (!problem.empty()) {
+      failed = i;
+      return problem;
+    }
+  }
+
+  inEdges.assign(n, {});
+  outEdges.assign(n, {});
+  edgeOf.assign(n, {});
+  for (int i = 0; i < n; ++i)
+    edgeOf[i].assign(g.ops[i].operands.size(), -1);
+  for (int e = 0; e < static_cast<int>(g.edges.size()); ++e) {
+    inEdges[g.edges[e].dst].push_back(e);
+    outEdges[g.edges[e].src].push_back(e);
+    edgeOf[g.edges[e].dst][g.edges[e].dstOperand] = e;
+  }
+  // The simulator's rules: ops whose result reaches an output need a
+  // backward pass; an edge repeating an earlier one into the same op with
+  // the same layout (attention's key and value) moves nothing.
+  needsBackward.assign(n, g.outputs.empty() ? 1 : 0);
+  isOutput.assign(n, 0);
+  std::vector<int> stack(g.outputs.begin(), g.outputs.end());
+  for (int o : g.outputs)
+    needsBackward[o] = isOutput[o] = 1;
+  while (!stack.empty()) {
+    int i = stack.back();
+    stack.pop_back();
+    for (int e : inEdges[i]) {
+      int p = g.edges[e].src;
+      if (!needsBackward[p]) {
+        needsBackward[p] = 1;
+        stack.push_back(p);
+      }
+    }
+  }
+  duplicateOf.assign(g.edges.size(), -1);
+  for (int e = 0; e < static_cast<int>(g.edges.size()); ++e) {
+    const Edge &x = g.edges[e];
+    const TensorRule &rx = rules[x.dst].operands[x.dstOperand];
+    for (int f : inEdges[x.dst]) {
+      if (f >= e)
+        break;
+      const Edge &y = g.edges[f];
+      const TensorRule &ry = rules[y.dst].operands[y.dstOperand];
+      if (y.src == x.src && y.srcResult == x.srcResult &&
+          rx.axisOfDim == ry.axisOfDim &&
+          rx.windows.size() == ry.windows.size() &&
+          std::equal(rx.windows.begin(), rx.windows.end(), ry.windows.begin(),
+                     sameWindow)) {
+        duplicateOf[e] = duplicateOf[f] >= 0 ? duplicateOf[f] : f;
+        break;
+      }
+    }
+  }
+
+  // Weights: the home of each is its first use; others read copies.
+  home.assign(g.weights.size(), {-1, -1});
+  weightHasGrad.assign(g.weights.size(), 0);
+  for (int i = 0; i < n; ++i)
+    for (size_t j = 0; j < g.ops[i].operands.size(); ++j) {
+      const Operand &o = g.ops[i].operands[j];
+      if (o.source != OperandSource::Weight || o.index < 0 ||
+          o.index >= static_cast<int>(g.weights.size()))
+        continue;
+      if (home[o.index].first < 0)
+        home[o.index] = {i, static_cast<int>(j)};
+      if (needsBackward[i] && isFloat(o.tensor.dtype))
+        weightHasGrad[o.index] = 1;
+    }
+
+  // The plan's header.
+  plan.modelName = g.modelName;
+  plan.modelFingerprint = g.fingerprintHex();
+  plan.numRanks = static_cast<int>(numRanks);
+  plan.optimizer = opts.optimizer;
+  plan.ranks.resize(numRanks);
+  for (int r = 0; r < numRanks; ++r)
+    plan.ranks[r].rank = r;
+  names.assign(numRanks, {});
+  for (const WeightInfo &w : g.weights) {
+    PlanWeight pw;
+    auto it = opts.weightInits.find(w.name);
+    if (it != opts.weightInits.end())
+      pw = it->second;
+    else
+      pw.scale = 0.02;
+    pw.name = w.name;
+    pw.dtype = w.tensor.dtype;
+    pw.shape = w.tensor.shape;
+    plan.weights.push_back(std::move(pw));
+  }
+  for (const InputInfo &in : g.inputs) {
+    PlanInput pi;
+    pi.name = in.name;
+    pi.dtype = in.tensor.dtype;
+    pi.shape = in.tensor.shape;
+    plan.inputs.push_back(std::move(pi));
+  }
+  for (const OpNode &op : g.ops)
+    for (size_t j = 0; j < op.operands.size(); ++j) {
+      const Operand &o = op.operands[j];
+      if (o.source != OperandSource::Input || o.index < 0 ||
+          o.index >= static_cast<int>(plan.inputs.size()))
+        continue;
+      PlanInput &pi = plan.inputs[o.index];
+      bool isLabel = j == 1 && (op.kind == "softmax_cross_entropy" ||
+                                op.kind == "mse_loss");
+      if (isLabel)
+        pi.role = BufferRole::Label;
+      if (pi.range == 0 && j == 1 && op.kind == "softmax_cross_entropy" &&
+          !op.operands[0].tensor.shape.empty())
+        pi.range = op.operands[0].tensor.shape.back();
+      if (pi.range == 0 && j == 0 && op.kind == "embedding" &&
+          op.operands.size() >= 2 && !op.operands[1].tensor.shape.empty())
+        pi.range = op.operands[1].tensor.shape[0];
+    }
+  return "";
+}
+
+//===----------------------------------------------------------------------===//
+// Buffers, communicators, boxes
+//===----------------------------------------------------------------------===//
+
+int Builder::newBuffer(int rank, PlanBuffer b) {
+  RankPlan &r = plan.ranks[rank];
+  b.id = static_cast<int>(r.buffers.size());
+  std::string base = b.name;
+  for (int k = 2; !names[rank].insert(b.name).second; ++k)
+    b.name = base + "#" + std::to_string(k);
+  r.buffers.push_back(std::move(b));
+  return r.buffers.back().id;
+}
+
+int Builder::commFor(std::vector<int> ranks) {
+  auto it = comms.find(ranks);
+  if (it != comms.end())
+    return it->second;
+  int id = static_cast<int>(plan.communicators.size());
+  plan.communicators.push_back({id, ranks});
+  comms.emplace(std::move(ranks), id);
+  return id;
+}
+
+Box Builder::box(const TensorRule &rule, int op, int64_t shard) const {
+  Box b;
+  tensorBox(rule, g.ops[op].dims, grids[op].degree, grids[op].coords[shard],
+            b.lo, b.hi);
+  return b;
+}
+
+std::vector<int64_t> Builder::splitKey(const TensorRule &rule, int op,
+                                       int64_t shard) const {
+  std::vector<int64_t> key;
+  const ShardGrid &grid = grids[op];
+  for (size_t d = 0; d < grid.degree.size(); ++d)
+    if (grid.degree[d] > 1 && rule.axisOfDim[d] >= 0)
+      key.push_back(grid.coords[shard][d]);
+  return key;
+}
+
+PlanBuffer Builder::boxBuffer(const std::string &name, BufferRole role,
+                              const TensorRule &rule, const Box &b,
+                              const std::string &tensor) const {
+  PlanBuffer buf;
+  buf.name = name;
+  buf.role = role;
+  buf.dtype = rule.dtype;
+  buf.shape = b.shape();
+  buf.tensor = tensor;
+  buf.globalShape = rule.shape;
+  buf.offset = b.lo;
+  return buf;
+}
+
+std::vector<char> Builder::replicatedDims(int op, const TensorRule &rule) const {
+  std::vector<char> vary(grids[op].degree.size(), 0);
+  for (size_t d = 0; d < vary.size(); ++d)
+    vary[d] = grids[op].degree[d] > 1 && rule.axisOfDim[d] == kReplicated;
+  return vary;
+}
+
+std::vector<char> Builder::partialDims(int op, const TensorRule &rule) const {
+  std::vector<char> vary(grids[op].degree.size(), 0);
+  for (size_t d = 0; d < vary.size(); ++d)
+    vary[d] = grids[op].degree[d] > 1 && rule.axisOfDim[d] == kPartial;
+  return vary;
+}
+
+std::vector<Holder> Builder::holdersOf(int op, const TensorRule &rule,
+                                       const std::vector<int> &buffers) const {
+  std::vector<Holder> hs;
+  for (int64_t s = 0; s < grids[op].numShards(); ++s)
+    hs.push_back({static_cast<int>(grids[op].devices[s]), buffers[s],
+                  box(rule, op, s), splitKey(rule, op, s)});
+  return hs;
+}
+
+void Builder::reshard(const std::vector<Holder> &holders,
+                      const std::vector<Needer> &needers, bool accumulate,
+                      DType dtype, const Context &ctx) {
+  // Replica groups, in the order of their first holder.
+  std::vector<std::vector<int>> groups;
+  std::map<std::vector<int64_t>, size_t> groupOf;
+  for (size_t h = 0; h < holders.size(); ++h) {
+    auto [it, inserted] = groupOf.emplace(holders[h].key, groups.size());
+    if (inserted)
+      groups.emplace_back();
+    groups[it->second].push_back(static_cast<int>(h));
+  }
+  const int64_t perNode = opts.devicesPerNode > 0 ? opts.devicesPerNode
+                                                  : numRanks;
+  const int64_t transfer = transfers++;
+  for (const Needer &t : needers) {
+    const PlanBuffer &dst = plan.ranks[t.rank].buffers[t.buffer];
+    Box dstBox{dst.offset, dst.offset};
+    for (size_t a = 0; a < dst.offset.size(); ++a)
+      dstBox.hi[a] = dst.offset[a] + dst.shape[a];
+    for (const std::vector<int> &group : groups) {
+      Box piece = intersect(t.box, holders[group[0]].box);
+      if (piece.volume() == 0)
+        continue;
+      const Holder *src = nullptr;
+      for (int h : group)
+        if (holders[h].rank == t.rank) {
+          src = &holders[h];
+          break;
+        }
+      if (!src) {
+        std::vector<const Holder *> sameNode;
+        for (int h : group)
+          if (holders[h].rank / perNode == t.rank / perNode)
+            sameNode.push_back(&holders[h]);
+        if (!sameNode.empty())
+          src = sameNode[t.index % static_cast<int64_t>(sameNode.size())];
+        else
+          src = &holders[group[t.index % static_cast<int64_t>(group.size())]];
+      }
+      const PlanBuffer &from = plan.ranks[src->rank].buffers[src->buffer];
+      Box srcBox{from.offset, from.offset};
+      for (size_t a = 0; a < from.offset.size(); ++a)
+        srcBox.hi[a] = from.offset[a] + from.shape[a];
+      PlanTask base;
+      base.phase = ctx.phase;
+      base.op = ctx.op;
+      base.stage = ctx.stage;
+      base.edge = ctx.edge;
+      base.transfer = transfer;
+      if (src->rank == t.rank) {
+        if (src->buffer == t.buffer)
+          continue; // the same buffer (an alias): nothing moves
+        PlanTask c = base;
+        c.type = TaskType::Copy;
+        c.src = src->buffer;
+        c.srcRegion = regionOf(piece, srcBox);
+        c.buffer = t.buffer;
+        c.region = regionOf(piece, dstBox);
+        c.accumulate = accumulate;
+        emit(t.rank, std::move(c));
+        continue;
+      }
+      int64_t tag = tags[{src->rank, t.rank}]++;
+      PlanTask snd = base;
+      snd.type = TaskType::Send;
+      snd.peer = t.rank;
+      snd.tag = tag;
+      snd.buffer = src->buffer;
+      snd.region = regionOf(piece, srcBox);
+      emit(src->rank, std::move(snd));
+      PlanTask rcv = base;
+      rcv.type = TaskType::Recv;
+      rcv.peer = src->rank;
+      rcv.tag = tag;
+      rcv.buffer = t.buffer;
+      rcv.region = regionOf(piece, dstBox);
+      rcv.accumulate = accumulate;
+      emit(t.rank, std::move(rcv));
+    }
+  }
+  (void)dtype;
+}
+
+void Builder::allReduceGroups(int op, const std::vector<char> &vary,
+                              const std::vector<int> &bufferPerShard,
+                              const Context &ctx) {
+  const ShardGrid &grid = grids[op];
+  const size_t nd = grid.degree.size();
+  std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
+  for (int64_t s = 0; s < grid.numShards(); ++s) {
+    std::vector<int64_t> key;
+    for (size_t d = 0; d < nd; ++d)
+      if (!vary[d])
+        key.push_back(grid.coords[s][d]);
+    groups[key].push_back(s);
+  }
+  for (const auto &[key, shards] : groups) {
+    if (shards.size() < 2)
+      continue;
+    std::vector<int> ranks;
+    for (int64_t s : shards)
+      ranks.push_back(static_cast<int>(grid.devices[s]));
+    int comm = commFor(ranks);
+    int64_t transfer = transfers++;
+    for (int64_t s : shards) {
+      PlanTask t;
+      t.type = TaskType::Collective;
+      t.collective = CollectiveKind::AllReduce;
+      t.phase = ctx.phase;
+      t.op = ctx.op;
+      t.stage = ctx.stage;
+      t.edge = ctx.edge;
+      t.comm = comm;
+      t.buffer = bufferPerShard[s];
+      t.transfer = transfer;
+      emit(static_cast<int>(grid.devices[s]), std::move(t));
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Forward
+//===----------------------------------------------------------------------===//
+
+std::string Builder::forwardOperands(int i) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  const int64_t shards = grid.numShards();
+  for (size_t j = 0; j < op.operands.size(); ++j) {
+    const Operand &o = op.operands[j];
+    const TensorRule &rule = rules[i].operands[j];
+    std::vector<int> &bufs = opndBuf[i][j];
+    switch (o.source) {
+    case OperandSource::Op: {
+      int e = edgeOf[i][j];
+      if (e < 0)
+        return "op '" + op.name + "': operand #" + std::to_string(j) +
+               " has no edge";
+      if (duplicateOf[e] >= 0) {
+        bufs = opndBuf[i][g.edges[duplicateOf[e]].dstOperand];
+        continue;
+      }
+      const Edge &edge = g.edges[e];
+      std::vector<Holder> holders =
+          holdersOf(edge.src, rules[edge.src].results[edge.srcResult],
+                    resBuf[edge.src][edge.srcResult]);
+      std::vector<Needer> needers;
+      std::string tensor =
+          g.ops[edge.src].name + ":" + std::to_string(edge.srcResult);
+      for (int64_t s = 0; s < shards; ++s) {
+        int rank = static_cast<int>(grid.devices[s]);
+        Box b = box(rule, i, s);
+        for (const Holder &h : holders)
+          if (h.rank == rank && h.box == b)
+            bufs[s] = h.buffer;
+        if (bufs[s] >= 0)
+          continue;
+        bufs[s] = newBuffer(rank, boxBuffer(op.name + ".in" + std::to_string(j),
+                                            BufferRole::Activation, rule, b,
+                                            tensor));
+        needers.push_back({rank, bufs[s], b, s});
+      }
+      reshard(holders, needers, false, rule.dtype,
+              {Phase::Forward, op.name, "transfer", e});
+      break;
+    }
+    case OperandSource::Weight: {
+      auto [h, hj] = home[o.index];
+      if (h == i && hj == static_cast<int>(j))
+        continue; // created up front
+      const std::string &wname = g.weights[o.index].name;
+      std::vector<Holder> holders =
+          holdersOf(h, rules[h].operands[hj], opndBuf[h][hj]);
+      std::vector<Needer> needers;
+      for (int64_t s = 0; s < shards; ++s) {
+        int rank = static_cast<int>(grid.devices[s]);
+        Box b = box(rule, i, s);
+        for (const Holder &hd : holders)
+          if (hd.rank == rank && hd.box == b)
+            bufs[s] = hd.buffer;
+        if (bufs[s] >= 0)
+          continue;
+        bufs[s] = newBuffer(rank, boxBuffer(op.name + ".in" + std::to_string(j),
+                                            BufferRole::Activation, rule, b,
+                                            wname));
+        needers.push_back({rank, bufs[s], b, s});
+      }
+      reshard(holders, needers, false, rule.dtype,
+              {Phase::Forward, op.name, "weight-transfer", -1});
+      break;
+    }
+    case OperandSource::Input: {
+      const PlanInput &in = plan.inputs[o.index];
+      for (int64_t s = 0; s < shards; ++s) {
+        int rank = static_cast<int>(grid.devices[s]);
+        Box b = box(rule, i, s);
+        auto key = std::make_tuple(rank, o.index, b.lo, b.hi);
+        auto it = inputBuf.find(key);
+        if (it != inputBuf.end()) {
+          bufs[s] = it->second;
+          continue;
+        }
+        bufs[s] = newBuffer(rank, boxBuffer(in.name, in.role, rule, b, in.name));
+        inputBuf.emplace(key, bufs[s]);
+      }
+      break;
+    }
+    case OperandSource::Constant: {
+      auto it = opts.constants.find({op.name, static_cast<int>(j)});
+      if (it == opts.constants.end())
+        return "op '" + op.name + "': operand #" + std::to_string(j) +
+               " is a constant whose value the plan was not given";
+      PlanConstant c = it->second;
+      c.name = op.name + ".const" + std::to_string(j);
+      c.dtype = o.tensor.dtype;
+      c.shape = o.tensor.shape;
+      plan.constants.push_back(c);
+      for (int64_t s = 0; s < shards; ++s)
+        bufs[s] = newBuffer(
+            static_cast<int>(grid.devices[s]),
+            boxBuffer(c.name, BufferRole::Constant, rule, box(rule, i, s),
+                      c.name));
+      break;
+    }
+    }
+  }
+  return "";
+}
+
+int64_t Builder::shareOf(int64_t total, int op, int64_t shard) const {
+  // Split exactly: the shares add up to the total.
+  __int128 n = grids[op].numShards();
+  __int128 lo = static_cast<__int128>(total) * shard / n;
+  __int128 hi = static_cast<__int128>(total) * (shard + 1) / n;
+  return static_cast<int64_t>(hi - lo);
+}
+
+std::vector<int> Builder::kernelInputs(int i, int64_t s) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  std::vector<int> in;
+  for (size_t j = 0; j < op.operands.size(); ++j) {
+    int b = opndBuf[i][j][s];
+    if (isAdditiveOperand(op.kind, j) && !rules[i].results.empty()) {
+      const TensorRule &res = rules[i].results[0];
+      const TensorRule &opnd = rules[i].operands[j];
+      for (size_t d = 0; d < grid.degree.size(); ++d)
+        if (grid.degree[d] > 1 && res.axisOfDim[d] == kPartial &&
+            opnd.axisOfDim[d] == kReplicated && grid.coords[s][d] != 0)
+          b = -1;
+    }
+    in.push_back(b);
+  }
+  return in;
+}
+
+std::map<std::string, PlanAttr> Builder::kernelAttrs(int i, int64_t s) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  const OpShardingRule &rule = rules[i];
+  std::map<std::string, PlanAttr> a = parseAttributes(op.attributes);
+  auto dimDegree = [&](const std::string &name) -> int64_t {
+    for (size_t d = 0; d < op.dims.size(); ++d)
+      if (op.dims[d].name == name)
+        return grid.degree[d];
+    return 1;
+  };
+  auto dimCoord = [&](const std::string &name) -> int64_t {
+    for (size_t d = 0; d < op.dims.size(); ++d)
+      if (op.dims[d].name == name)
+        return grid.coords[s][d];
+    return 0;
+  };
+  const std::string &k = op.kind;
+  if ((k == "conv2d" || k == "pool2d") && !op.results.empty() &&
+      op.results[0].shape.size() == 4) {
+    // Local padding: the window of the shard's output rows, clipped to the
+    // input; what falls outside the input is padding, what a neighbour
+    // holds arrived as a halo.
+    const TensorRule &x = rule.operands[0];
+    Box in = box(x, i, s), out = box(rule.results[0], i, s);
+    std::vector<int64_t> pad = attributeInts(op.attributes, "padding",
+                                             {0, 0, 0, 0});
+    if (x.windows.size() == 4 && pad.size() == 4) {
+      std::vector<int64_t> local = pad;
+      for (int ax = 0; ax < 2; ++ax) {
+        const AxisWindow &w = x.windows[2 + ax];
+        int64_t olo = out.lo[2 + ax], ohi = out.hi[2 + ax];
+        int64_t wantLo = olo * w.stride - w.pad;
+        int64_t wantHi = (ohi - 1) * w.stride - w.pad + w.span;
+        local[ax] = in.lo[2 + ax] - wantLo;
+        local[2 + ax] = wantHi - in.hi[2 + ax];
+      }
+      a["padding"] = PlanAttr::ofInts(local);
+    }
+    if (k == "pool2d") {
+      int64_t kind = attributeInt(op.attributes, "kind", 0);
+      a["kind"] = PlanAttr::ofString(kind == 1 ? "avg" : "max");
+      std::vector<int64_t> kernel = attributeInts(op.attributes, "kernel", {1, 1});
+      a["strides"] =
+          PlanAttr::ofInts(attributeInts(op.attributes, "strides", kernel));
+      a["count_include_pad"] = PlanAttr::ofBool(a.count("count_include_pad") > 0);
+    }
+    if (k == "conv2d") {
+      int64_t groups = attributeInt(op.attributes, "groups", 1);
+      int64_t cout = dimDegree("cout");
+      if (groups > 1 && cout > 1 && op.operands.size() >= 2) {
+        // The shard's output channels lie in whole groups or in one group:
+        // it reads only those groups' input channels.
+        int64_t o = op.operands[1].tensor.shape[0];
+        int64_t c = op.operands[0].tensor.shape[1];
+        int64_t perShard = o / cout, perGroup = o / groups;
+        int64_t first = dimCoord("cout") * perShard / perGroup;
+        int64_t localGroups = std::max<int64_t>(1, perShard / perGroup);
+        a["groups"] = PlanAttr::ofInt(localGroups);
+        a["input_channels"] = PlanAttr::ofInts(
+            {first * (c / groups), (first + localGroups) * (c / groups)});
+      }
+    }
+  } else if (k == "attention") {
+    int64_t heads = attributeInt(op.attributes, "num_heads", 1);
+    a["num_heads"] = PlanAttr::ofInt(heads / dimDegree("heads"));
+    a["causal"] = PlanAttr::ofBool(a.count("causal") > 0);
+    a["query_offset"] = PlanAttr::ofInt(box(rule.operands[0], i, s).lo[1]);
+  } else if (k == "embedding" && rule.operands.size() >= 2) {
+    a["row_offset"] = PlanAttr::ofInt(box(rule.operands[1], i, s).lo[0]);
+  } else if (k == "experts" && op.operands.size() >= 5) {
+    int64_t t = op.operands[0].tensor.shape[0];
+    int64_t topk = op.operands[1].tensor.shape[1];
+    int64_t e = op.operands[3].tensor.shape[0];
+    double factor = a.count("capacity_factor") &&
+                            a["capacity_factor"].kind == PlanAttr::Kind::Float
+                        ? a["capacity_factor"].f
+                        : 1.0;
+    a["capacity"] = PlanAttr::ofInt(static_cast<int64_t>(
+        std::ceil(factor * static_cast<double>(t * topk) /
+                  static_cast<double>(e))));
+    a["num_experts"] = PlanAttr::ofInt(e);
+    a["expert_offset"] = PlanAttr::ofInt(box(rule.operands[3], i, s).lo[0]);
+    a["token_shard"] = PlanAttr::ofInt(dimCoord("batch"));
+    int64_t act = attributeInt(op.attributes, "activation", 0);
+    a["activation"] = PlanAttr::ofString(act == 1 ? "gelu" : "relu");
+  } else if (k == "dropout" && !rule.results.empty()) {
+    Box out = box(rule.results[0], i, s);
+    a["global_shape"] = PlanAttr::ofInts(rule.results[0].shape);
+    a["offset"] = PlanAttr::ofInts(out.lo);
+    a["salt"] = PlanAttr::ofInt(i);
+  } else if (k == "softmax_cross_entropy" && op.operands.size() >= 2) {
+    int64_t n = 1;
+    for (int64_t x : op.operands[1].tensor.shape)
+      n *= x;
+    a["global_count"] = PlanAttr::ofInt(n);
+  } else if (k == "mse_loss" && !op.operands.empty()) {
+    a["global_count"] = PlanAttr::ofInt(op.operands[0].tensor.numElements());
+  } else if (k == "batch_norm" && !op.operands.empty()) {
+    const auto &shape = op.operands[0].tensor.shape;
+    int64_t count = shape.size() >= 2 ? op.operands[0].tensor.numElements() /
+                                            shape[1]
+                                      : 1;
+    a["count"] = PlanAttr::ofInt(count);
+    if (!a.count("epsilon"))
+      a["epsilon"] = PlanAttr::ofFloat(1e-5);
+    if (!a.count("momentum"))
+      a["momentum"] = PlanAttr::ofFloat(0.1);
+  } else if (k == "slice" && !rule.operands.empty()) {
+    // Only whole axes are split (the batch): their bounds become the
+    // shard's.
+    Box in = box(rule.operands[0], i, s);
+    std::vector<int64_t> starts = attributeInts(op.attributes, "starts", {});
+    std::vector<int64_t> ends = attributeInts(op.attributes, "ends", {});
+    const auto &shape = rule.operands[0].shape;
+    if (starts.size() == shape.size() && ends.size() == shape.size()) {
+      for (size_t ax = 0; ax < shape.size(); ++ax)
+        if (in.hi[ax] - in.lo[ax] != shape[ax]) {
+          starts[ax] = 0;
+          ends[ax] = in.hi[ax] - in.lo[ax];
+        }
+      a["starts"] = PlanAttr::ofInts(starts);
+      a["ends"] = PlanAttr::ofInts(ends);
+    }
+  }
+  return a;
+}
+
+void Builder::forwardKernels(int i) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  const OpShardingRule &rule = rules[i];
+  const int64_t shards = grid.numShards();
+  auto [extraFwd, extraBwd] = replicatedFlops(op, grid);
+  (void)extraBwd;
+  const int64_t fwdFlops = op.forwardFlops + extraFwd;
+
+  // Results.
+  for (size_t r = 0; r < op.results.size(); ++r)
+    for (int64_t s = 0; s < shards; ++s)
+      resBuf[i][r][s] = newBuffer(
+          static_cast<int>(grid.devices[s]),
+          boxBuffer(op.name + ":" + std::to_string(r), BufferRole::Activation,
+                    rule.results[r], box(rule.results[r], i, s),
+                    op.name + ":" + std::to_string(r)));
+
+  auto kernel = [&](int64_t s, const std::string &part, std::vector<int> in,
+                    std::vector<int> out, int64_t flops, const char *stage) {
+    PlanTask t;
+    t.type = TaskType::Kernel;
+    t.phase = Phase::Forward;
+    t.op = op.name;
+    t.stage = stage;
+    t.kind = op.kind;
+    t.part = part;
+    t.shard = static_cast<int>(s);
+    t.inputs = std::move(in);
+    t.outputs = std::move(out);
+    t.attrs = kernelAttrs(i, s);
+    t.flops = flops;
+    emit(static_cast<int>(grid.devices[s]), std::move(t));
+  };
+  auto scratch = [&](int64_t s, const std::string &name, DType dt,
+                     std::vector<int64_t> shape, BufferRole role =
+                                                     BufferRole::Scratch) {
+    PlanBuffer b;
+    b.name = op.name + "." + name;
+    b.role = role;
+    b.dtype = dt;
+    b.shape = std::move(shape);
+    int id = newBuffer(static_cast<int>(grid.devices[s]), std::move(b));
+    extra[i][s][name] = id;
+    return id;
+  };
+
+  if (op.kind == "batch_norm" && op.operands.size() == 3) {
+    // Statistics in phases, all-reduced over the shards that split the
+    // data (every dim but the channels).
+    std::vector<int> stats(shards);
+    for (int64_t s = 0; s < shards; ++s) {
+      int64_t c = box(rule.operands[1], i, s).shape()[0];
+      stats[s] = scratch(s, "stats", DType::F64, {2, c});
+      scratch(s, "saved", DType::F32, {2, c});
+      Box cb = box(rule.operands[1], i, s);
+      PlanBuffer run;
+      run.name = op.name + ".running";
+      run.role = BufferRole::State;
+      run.dtype = DType::F32;
+      run.shape = {2, c};
+      run.tensor = op.name + ".running";
+      run.globalShape = {2, rule.operands[1].shape[0]};
+      run.offset = {0, cb.lo[0]};
+      extra[i][s]["running"] =
+          newBuffer(static_cast<int>(grid.devices[s]), std::move(run));
+      kernel(s, "stats", {opndBuf[i][0][s]}, {stats[s]}, 0, "forward");
+    }
+    std::vector<char> vary(op.dims.size(), 0);
+    for (size_t d = 0; d < op.dims.size(); ++d)
+      vary[d] = grid.degree[d] > 1 && op.dims[d].name != "c";
+    allReduceGroups(i, vary, stats, {Phase::Forward, op.name, "forward-comm"});
+    for (int64_t s = 0; s < shards; ++s)
+      kernel(s, "normalize", {opndBuf[i][0][s], opndBuf[i][1][s],
+                              opndBuf[i][2][s], stats[s]},
+             {resBuf[i][0][s], extra[i][s]["saved"], extra[i][s]["running"]},
+             shareOf(fwdFlops, i, s), "forward");
+    return;
+  }
+
+  if (op.kind == "experts" && op.operands.size() >= 5) {
+    int64_t b = 1, e = op.operands[3].tensor.shape[0];
+    for (size_t d = 0; d < op.dims.size(); ++d)
+      if (op.dims[d].name == "batch")
+        b = grid.degree[d];
+    std::vector<int> gathered(shards, -1);
+    if (b > 1) {
+      // Token shards apply the capacity as one device would: each needs
+      // how many slots earlier token shards routed to every expert.
+      std::vector<int> counts(shards);
+      for (int64_t s = 0; s < shards; ++s) {
+        counts[s] = scratch(s, "counts", DType::I64, {e});
+        gathered[s] = scratch(s, "gathered_counts", DType::I64, {b, e});
+        kernel(s, "count", {opndBuf[i][2][s]}, {counts[s]}, 0, "forward");
+      }
+      std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
+      for (int64_t s = 0; s < shards; ++s) {
+        std::vector<int64_t> key;
+        for (size_t d = 0; d < op.dims.size(); ++d)
+          if (op.dims[d].name != "batch")
+            key.push_back(grid.coords[s][d]);
+        groups[key].push_back(s);
+      }
+      for (const auto &[key, members] : groups) {
+        std::vector<int> ranks;
+        for (int64_t s : members)
+          ranks.push_back(static_cast<int>(grid.devices[s]));
+        int comm = commFor(ranks);
+        int64_t transfer = transfers++;
+        for (int64_t s : members) {
+          PlanTask t;
+          t.type = TaskType::Collective;
+          t.collective = CollectiveKind::AllGather;
+          t.phase = Phase::Forward;
+          t.op = op.name;
+          t.stage = "forward-comm";
+          t.comm = comm;
+          t.src = counts[s];
+          t.buffer = gathered[s];
+          t.transfer = transfer;
+          emit(static_cast<int>(grid.devices[s]), std::move(t));
+        }
+      }
+    }
+    for (int64_t s = 0; s < shards; ++s) {
+      std::vector<int> in = kernelInputs(i, s);
+      in.push_back(gathered[s]);
+      std::vector<int> out;
+      for (size_t r = 0; r < op.results.size(); ++r)
+        out.push_back(resBuf[i][r][s]);
+      kernel(s, "", in, out, shareOf(fwdFlops, i, s), "forward");
+    }
+    return;
+  }
+
+  for (int64_t s = 0; s < shards; ++s) {
+    std::vector<int> out;
+    for (size_t r = 0; r < op.results.size(); ++r)
+      out.push_back(resBuf[i][r][s]);
+    // Saved intermediates that spare the backward a recomputation.
+    if (op.kind == "attention" && op.operands.size() >= 7) {
+      Box q = box(rule.operands[0], i, s), kb = box(rule.operands[1], i, s);
+      Box wq = box(rule.operands[3], i, s);
+      int64_t bb = q.hi[0] - q.lo[0], sq = q.hi[1] - q.lo[1];
+      int64_t t = kb.hi[1] - kb.lo[1], p = wq.hi[1] - wq.lo[1];
+      out.push_back(scratch(s, "saved", DType::F32,
+                            {2 * bb * sq * p + 2 * bb * t * p}));
+    } else if (op.kind == "lstm" && !op.results.empty()) {
+      Box y = box(rule.results[0], i, s);
+      int64_t bb = y.hi[0] - y.lo[0], t = y.hi[1] - y.lo[1],
+              h = y.hi[2] - y.lo[2];
+      out.push_back(scratch(s, "saved", DType::F32, {6 * bb * t * h}));
+    }
+    kernel(s, "", kernelInputs(i, s), out, shareOf(fwdFlops, i, s), "forward");
+  }
+}
+
+void Builder::partialSums(int i) {
+  const OpNode &op = g.ops[i];
+  for (size_t r = 0; r < op.results.size(); ++r) {
+    const TensorRule &rule = rules[i].results[r];
+    std::vector<char> vary = partialDims(i, rule);
+    if (std::find(vary.begin(), vary.end(), 1) == vary.end())
+      continue;
+    if (outEdges[i].empty() && !isOutput[i])
+      continue;
+    allReduceGroups(i, vary, resBuf[i][r],
+                    {Phase::Forward, op.name, "partial-sum"});
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Backward
+//===----------------------------------------------------------------------===//
+
+int Builder::resultGrad(int op, int r, int64_t shard) {
+  int &b = resGradBuf[op][r][shard];
+  if (b >= 0)
+    return b;
+  const TensorRule &rule = rules[op].results[r];
+  std::string tensor = g.ops[op].name + ":" + std::to_string(r);
+  b = newBuffer(static_cast<int>(grids[op].devices[shard]),
+                boxBuffer("grad:" + tensor, BufferRole::Gradient, rule,
+                          box(rule, op, shard), tensor));
+  return b;
+}
+
+int Builder::operandGrad(int i, int j, int64_t s) {
+  const OpNode &op = g.ops[i];
+  const Operand &o = op.operands[j];
+  const TensorRule &rule = rules[i].operands[j];
+  if (!isFloat(o.tensor.dtype) ||
+      (o.source != OperandSource::Op && o.source != OperandSource::Weight))
+    return -1;
+  int &b = opndGradBuf[i][j][s];
+  if (b >= 0)
+    return b;
+  const int rank = static_cast<int>(grids[i].devices[s]);
+  const Box mine = box(rule, i, s);
+  std::vector<char> rep = replicatedDims(i, rule);
+  const bool replicated = std::find(rep.begin(), rep.end(), 1) != rep.end();
+  if (o.source == OperandSource::Weight) {
+    auto [h, hj] = home[o.index];
+    if (h == i && hj == j)
+      return b; // created up front
+    // Accumulate straight into the home gradient when it is the same box on
+    // this rank and no replicas must be summed first.
+    if (!replicated) {
+      const TensorRule &hr = rules[h].operands[hj];
+      std::vector<char> hrep = replicatedDims(h, hr);
+      for (int64_t hs = 0; hs < grids[h].numShards(); ++hs) {
+        bool coordZero = true;
+        for (size_t d = 0; d < hrep.size(); ++d)
+          coordZero &= !hrep[d] || grids[h].coords[hs][d] == 0;
+        if (coordZero && grids[h].devices[hs] == rank && box(hr, h, hs) == mine)
+          return b = opndGradBuf[h][hj][hs];
+      }
+    }
+    return b = newBuffer(rank, boxBuffer("grad:" + op.name + ".in" +
+                                             std::to_string(j),
+                                         BufferRole::Gradient, rule, mine,
+                                         g.weights[o.index].name));
+  }
+  int e = edgeOf[i][j];
+  if (duplicateOf[e] >= 0)
+    return b = operandGrad(i, g.edges[duplicateOf[e]].dstOperand, s);
+  const Edge &edge = g.edges[e];
+  const TensorRule &pr = rules[edge.src].results[edge.srcResult];
+  std::vector<char> part = partialDims(edge.src, pr);
+  const bool partial = std::find(part.begin(), part.end(), 1) != part.end();
+  if (!replicated && !partial) {
+    for (int64_t ps = 0; ps < grids[edge.src].numShards(); ++ps)
+      if (grids[edge.src].devices[ps] == rank && box(pr, edge.src, ps) == mine)
+        return b = resultGrad(edge.src, edge.srcResult, ps);
+  }
+  std::string tensor =
+      g.ops[edge.src].name + ":" + std::to_string(edge.srcResult);
+  return b = newBuffer(rank, boxBuffer("grad:" + op.name + ".in" +
+                                           std::to_string(j),
+                                       BufferRole::Gradient, rule, mine,
+                                       tensor));
+}
+
+void Builder::backwardKernels(int i) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  const OpShardingRule &rule = rules[i];
+  const int64_t shards = grid.numShards();
+  auto [extraFwd, extraBwd] = replicatedFlops(op, grid);
+  (void)extraFwd;
+  const int64_t bwdFlops = op.backwardFlops + extraBwd;
+
+  auto kernel = [&](int64_t s, const std::string &part, std::vector<int> in,
+                    std::vector<int> out, int64_t flops) {
+    PlanTask t;
+    t.type = TaskType::Kernel;
+    t.phase = Phase::Backward;
+    t.op = op.name;
+    t.stage = "backward";
+    t.kind = op.kind;
+    t.part = part;
+    t.shard = static_cast<int>(s);
+    t.inputs = std::move(in);
+    t.outputs = std::move(out);
+    t.attrs = kernelAttrs(i, s);
+    t.flops = flops;
+    emit(static_cast<int>(grid.devices[s]), std::move(t));
+  };
+  auto dys = [&](int64_t s) {
+    std::vector<int> d;
+    for (size_t r = 0; r < op.results.size(); ++r)
+      d.push_back(isFloat(op.results[r].dtype)
+                      ? resultGrad(i, static_cast<int>(r), s)
+                      : -1);
+    return d;
+  };
+  auto dxs = [&](int64_t s, const std::vector<int> &in) {
+    std::vector<int> d;
+    for (size_t j = 0; j < op.operands.size(); ++j)
+      d.push_back(in[j] < 0 ? -1 : operandGrad(i, static_cast<int>(j), s));
+    return d;
+  };
+
+  if (op.kind == "batch_norm" && op.operands.size() == 3) {
+    std::vector<int> bstats(shards);
+    for (int64_t s = 0; s < shards; ++s) {
+      int64_t c = box(rule.operands[1], i, s).shape()[0];
+      PlanBuffer b;
+      b.name = op.name + ".grad_stats";
+      b.role = BufferRole::Scratch;
+      b.dtype = DType::F64;
+      b.shape = {2, c};
+      bstats[s] = newBuffer(static_cast<int>(grid.devices[s]), std::move(b));
+      int dy = dys(s)[0];
+      kernel(s, "stats", {opndBuf[i][0][s], dy, extra[i][s]["saved"]},
+             {bstats[s]}, 0);
+      kernel(s, "params", {bstats[s]},
+             {operandGrad(i, 1, s), operandGrad(i, 2, s)}, 0);
+    }
+    std::vector<char> vary(op.dims.size(), 0);
+    for (size_t d = 0; d < op.dims.size(); ++d)
+      vary[d] = grid.degree[d] > 1 && op.dims[d].name != "c";
+    allReduceGroups(i, vary, bstats,
+                    {Phase::Backward, op.name, "backward-comm"});
+    for (int64_t s = 0; s < shards; ++s)
+      kernel(s, "input",
+             {opndBuf[i][0][s], dys(s)[0], opndBuf[i][1][s],
+              extra[i][s]["saved"], bstats[s]},
+             {operandGrad(i, 0, s)}, shareOf(bwdFlops, i, s));
+    return;
+  }
+
+  for (int64_t s = 0; s < shards; ++s) {
+    std::vector<int> in = kernelInputs(i, s);
+    std::vector<int> out = dxs(s, in);
+    if (op.kind == "experts" && op.operands.size() >= 5) {
+      auto it = extra[i][s].find("gathered_counts");
+      in.push_back(it == extra[i][s].end() ? -1 : it->second);
+    } else if (op.kind == "attention" || op.kind == "lstm") {
+      auto it = extra[i][s].find("saved");
+      in.push_back(it == extra[i][s].end() ? -1 : it->second);
+    }
+    std::vector<int> d = dys(s);
+    in.insert(in.end(), d.begin(), d.end());
+    kernel(s, "", in, out, shareOf(bwdFlops, i, s));
+  }
+}
+
+void Builder::gradientTransfers(int i) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  for (size_t j = 0; j < op.operands.size(); ++j) {
+    const Operand &o = op.operands[j];
+    const TensorRule &rule = rules[i].operands[j];
+    if (!isFloat(o.tensor.dtype))
+      continue;
+    std::vector<int> grads(grid.numShards(), -1);
+    for (int64_t s = 0; s < grid.numShards(); ++s)
+      grads[s] = operandGrad(i, static_cast<int>(j), s);
+    if (std::find(grads.begin(), grads.end(), -1) != grads.end())
+      continue; // not a gradient operand
+    if (o.source == OperandSource::Op) {
+      int e = edgeOf[i][j];
+      if (duplicateOf[e] >= 0)
+        continue;
+      const Edge &edge = g.edges[e];
+      Context ctx{Phase::Backward, op.name, "gradient-transfer", e};
+      // Replicas of the operand computed partial gradients: sum them, then
+      // send the producer layout its boxes (overlapping halos add up).
+      allReduceGroups(i, replicatedDims(i, rule), grads, ctx);
+      const TensorRule &pr = rules[edge.src].results[edge.srcResult];
+      std::vector<Needer> needers;
+      for (int64_t ps = 0; ps < grids[edge.src].numShards(); ++ps)
+        needers.push_back({static_cast<int>(grids[edge.src].devices[ps]),
+                           resultGrad(edge.src, edge.srcResult, ps),
+                           box(pr, edge.src, ps), ps});
+      reshard(holdersOf(i, rule, grads), needers, true, rule.dtype, ctx);
+    } else if (o.source == OperandSource::Weight) {
+      auto [h, hj] = home[o.index];
+      if (h == i && hj == static_cast<int>(j))
+        continue; // the home's own gradient: synchronized below
+      Context ctx{Phase::Backward, op.name, "gradient-sync", -1};
+      allReduceGroups(i, replicatedDims(i, rule), grads, ctx);
+      // Into one replica of each home box: the home's own all-reduce then
+      // spreads it, without counting it twice.
+      const TensorRule &hr = rules[h].operands[hj];
+      std::vector<char> hrep = replicatedDims(h, hr);
+      std::vector<Needer> needers;
+      for (int64_t hs = 0; hs < grids[h].numShards(); ++hs) {
+        bool coordZero = true;
+        for (size_t d = 0; d < hrep.size(); ++d)
+          coordZero &= !hrep[d] || grids[h].coords[hs][d] == 0;
+        if (coordZero)
+          needers.push_back({static_cast<int>(grids[h].devices[hs]),
+                             opndGradBuf[h][hj][hs], box(hr, h, hs), hs});
+      }
+      ctx.stage = "weight-gradient-transfer";
+      reshard(holdersOf(i, rule, grads), needers, true, rule.dtype, ctx);
+    }
+  }
+}
+
+void Builder::weightSyncAndUpdate(int i) {
+  const OpNode &op = g.ops[i];
+  const ShardGrid &grid = grids[i];
+  for (size_t w = 0; w < g.weights.size(); ++w) {
+    if (home[w].first != i || !weightHasGrad[w])
+      continue;
+    int j = home[w].second;
+    const TensorRule &rule = rules[i].operands[j];
+    allReduceGroups(i, replicatedDims(i, rule), opndGradBuf[i][j],
+                    {Phase::Backward, op.name, "gradient-sync"});
+  }
+  for (size_t w = 0; w < g.weights.size(); ++w) {
+    if (home[w].first != i || !weightHasGrad[w])
+      continue;
+    int j = home[w].second;
+    for (int64_t s = 0; s < grid.numShards(); ++s) {
+      PlanTask t;
+      t.type = TaskType::Kernel;
+      t.phase = Phase::Update;
+      t.op = op.name;
+      t.stage = "update";
+      t.kind = toString(opts.optimizer.kind);
+      t.shard = static_cast<int>(s);
+      t.inputs = {opndBuf[i][j][s], opndGradBuf[i][j][s]};
+      t.outputs = {opndBuf[i][j][s]};
+      for (int st : stateBuf[w][s]) {
+        t.inputs.push_back(st);
+        t.outputs.push_back(st);
+      }
+      t.attrs["weight"] = PlanAttr::ofString(g.weights[w].name);
+      emit(static_cast<int>(grid.devices[s]), std::move(t));
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The walk
+//===----------------------------------------------------------------------===//
+
+Expected<Plan> Builder::run(int *failedOp) {
+  int failed = -1;
+  auto fail = [&](const std::string &message) -> Expected<Plan> {
+    if (failedOp)
+      *failedOp = failed;
+    return Error{message};
+  };
+  std::string problem = setup(failed);
+  if (!problem.empty())
+    return fail(problem);
+  const int n = static_cast<int>(g.ops.size());
+  resBuf.assign(n, {});
+  opndBuf.assign(n, {});
+  resGradBuf.assign(n, {});
+  opndGradBuf.assign(n, {});
+  extra.assign(n, {});
+  for (int i = 0; i < n; ++i) {
+    const int64_t shards = grids[i].numShards();
+    resBuf[i].assign(g.ops[i].results.size(), std::vector<int>(shards, -1));
+    resGradBuf[i] = resBuf[i];
+    opndBuf[i].assign(g.ops[i].operands.size(), std::vector<int>(shards, -1));
+    opndGradBuf[i] = opndBuf[i];
+    extra[i].assign(shards, {});
+  }
+
+  // Weights at home, with their gradients and optimizer states.
+  stateBuf.assign(g.weights.size(), {});
+  for (size_t w = 0; w < g.weights.size(); ++w) {
+    auto [h, j] = home[w];
+    if (h < 0)
+      continue;
+    const TensorRule &rule = rules[h].operands[j];
+    const std::string &name = g.weights[w].name;
+    stateBuf[w].assign(grids[h].numShards(), {});
+    for (int64_t s = 0; s < grids[h].numShards(); ++s) {
+      int rank = static_cast<int>(grids[h].devices[s]);
+      Box b = box(rule, h, s);
+      opndBuf[h][j][s] =
+          newBuffer(rank, boxBuffer(name, BufferRole::Weight, rule, b, name));
+      if (!weightHasGrad[w])
+        continue;
+      opndGradBuf[h][j][s] = newBuffer(
+          rank, boxBuffer("grad:" + name, BufferRole::Gradient, rule, b, name));
+      static const char *const kStates[2][2] = {{"momentum", ""},
+                                                {"adam_m", "adam_v"}};
+      int kind = opts.optimizer.kind == OptimizerSettings::Kind::Adam ? 1 : 0;
+      for (int k = 0; k < opts.optimizer.numStates(); ++k)
+        stateBuf[w][s].push_back(newBuffer(
+            rank, boxBuffer(std::string(kStates[kind][k]) + ":" + name,
+                            BufferRole::OptimizerState, rule, b, name)));
+    }
+  }
+
+  // Forward.
+  for (int i = 0; i < n; ++i) {
+    problem = forwardOperands(i);
+    if (!problem.empty()) {
+      failed = i;
+      return fail(problem);
+    }
+    forwardKernels(i);
+    partialSums(i);
+  }
+  for (int o : g.outputs) {
+    for (size_t r = 0; r < g.ops[o].results.size(); ++r) {
+      PlanOutput out;
+      out.op = g.ops[o].name;
+      out.result = static_cast<int>(r);
+      for (int64_t s = 0; s < grids[o].numShards(); ++s)
+        out.holders.emplace_back(static_cast<int>(grids[o].devices[s]),
+                                 resBuf[o][r][s]);
+      plan.outputs.push_back(std::move(out));
+    }
+  }
+
+  // Backward: the outputs' gradients are one (the step minimizes their
+  // sum), then every op in reverse.
+  for (int o : g.outputs)
+    for (size_t r = 0; r < g.ops[o].results.size(); ++r) {
+      if (!isFloat(g.ops[o].results[r].dtype))
+        continue;
+      for (int64_t s = 0; s < grids[o].numShards(); ++s) {
+        PlanTask t;
+        t.type = TaskType::Fill;
+        t.phase = Phase::Backward;
+        t.op = g.ops[o].name;
+        t.stage = "backward";
+        t.buffer = resultGrad(o, static_cast<int>(r), s);
+        t.value = 1.0;
+        emit(static_cast<int>(grids[o].devices[s]), std::move(t));
+      }
+    }
+  for (int i = n - 1; i >= 0; --i) {
+    if (needsBackward[i]) {
+      backwardKernels(i);
+      gradientTransfers(i);
+    }
+    weightSyncAndUpdate(i);
+  }
+  return std::move(plan);
+}
+
+} // namespace
+
+Expected<Plan> buildPlan(const OpGraph &graph, const Strategy &strategy,
+                         int64_t numRanks, const PlanOptions &options,
+                         int *failedOp) {
+  if (failedOp)
+    *failedOp = -1;
+  std::string problem = graph.validate();
+  if (!problem.empty())
+    return Error{"the op graph is invalid: " + problem};
+  Builder b(graph, strategy, numRanks, options);
+  return b.run(failedOp);
+}
+
+} // namespace soap

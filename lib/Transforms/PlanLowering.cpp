@@ -1,0 +1,298 @@
+//===- PlanLowering.cpp - a model with its configs; value shardings -------===//
+#include "soap/Transforms/PlanLowering.h"
+#include "soap/Dialect/Soap/SoapOps.h"
+#include "soap/Graph/Extract.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+
+namespace soap {
+
+bool isParallelOp(Operation *op) {
+  return isa<RepartitionOp, CombineOp, ReplicateOp, ReduceOp, AllReduceOp>(op);
+}
+
+TensorSharding unsharded(Type type) {
+  TensorSharding t;
+  int64_t rank = 0;
+  if (auto tt = dyn_cast<RankedTensorType>(type))
+    rank = tt.getRank();
+  t.axisDegree.assign(rank, 1);
+  t.windows.assign(rank, AxisWindow{});
+  return t;
+}
+
+FailureOr<TensorSharding> applyParallelOp(Operation *op,
+                                          const TensorSharding &in,
+                                          std::string &problem) {
+  TensorSharding out = in;
+  auto axisOf = [&](int64_t dim) -> bool {
+    if (dim < 0 || dim >= static_cast<int64_t>(out.axisDegree.size())) {
+      problem = "dim " + std::to_string(dim) + " is not an axis of its operand";
+      return false;
+    }
+    return true;
+  };
+  if (auto r = dyn_cast<RepartitionOp>(op)) {
+    int64_t dim = static_cast<int64_t>(r.getDim()), k = r.getDegree();
+    if (!axisOf(dim))
+      return failure();
+    out.axisDegree[dim] *= k;
+    if (auto halo = op->getAttrOfType<DenseI64ArrayAttr>(kHaloAttrName)) {
+      if (halo.size() != 3 || halo[0] < 1 || halo[1] < 0 || halo[2] < 1) {
+        problem = "its halo must be [stride, pad, span] with stride >= 1, "
+                  "pad >= 0, span >= 1";
+        return failure();
+      }
+      out.windows[dim] = AxisWindow{halo[0], halo[1], halo[2]};
+    } else if (k > 1) {
+      out.windows[dim] = AxisWindow{};
+    }
+    return out;
+  }
+  if (auto c = dyn_cast<CombineOp>(op)) {
+    int64_t dim = static_cast<int64_t>(c.getDim()), k = c.getDegree();
+    if (!axisOf(dim))
+      return failure();
+    if (out.axisDegree[dim] % k != 0) {
+      problem = "combines " + std::to_string(k) + " shards of axis " +
+                std::to_string(dim) + ", which is split in " +
+                std::to_string(out.axisDegree[dim]);
+      return failure();
+    }
+    out.axisDegree[dim] /= k;
+    out.windows[dim] = AxisWindow{};
+    return out;
+  }
+  if (auto r = dyn_cast<ReplicateOp>(op)) {
+    out.replicas *= r.getDegree();
+    return out;
+  }
+  int64_t k = 0;
+  if (auto r = dyn_cast<ReduceOp>(op))
+    k = r.getDegree();
+  else if (auto r = dyn_cast<AllReduceOp>(op))
+    k = r.getDegree();
+  else {
+    problem = "is not a parallel op";
+    return failure();
+  }
+  if (out.partial % k != 0) {
+    problem = "sums " + std::to_string(k) + " partial tensors, but its "
+              "operand is a sum of " + std::to_string(out.partial);
+    return failure();
+  }
+  out.partial /= k;
+  if (isa<AllReduceOp>(op))
+    out.replicas *= k;
+  return out;
+}
+
+/// The model function of a module (the only one, or `entry`).
+static FailureOr<func::FuncOp> modelFunction(ModuleOp module, StringRef entry) {
+  func::FuncOp found;
+  for (auto f : module.getOps<func::FuncOp>()) {
+    if (f.isExternal())
+      continue;
+    if (!entry.empty()) {
+      if (f.getSymName() == entry)
+        found = f;
+      continue;
+    }
+    if (found)
+      return module.emitError("the module has several model functions ('")
+             << found.getSymName() << "', '" << f.getSymName()
+             << "'); name the one to use";
+    found = f;
+  }
+  if (!found) {
+    if (!entry.empty())
+      return module.emitError("no model function named '") << entry << "'";
+    return module.emitError("the module has no model function");
+  }
+  return found;
+}
+
+FailureOr<ParallelModel> extractParallelModel(ModuleOp module,
+                                              StringRef entry) {
+  FailureOr<func::FuncOp> func = modelFunction(module, entry);
+  if (failed(func))
+    return failure();
+  ParallelModel m;
+  m.func = *func;
+
+  // The graph, looking through parallel ops (on a copy without them).
+  bool hasParallelOps = false;
+  m.func.walk([&](Operation *op) { hasParallelOps |= isParallelOp(op); });
+  FailureOr<OpGraph> graph;
+  if (hasParallelOps) {
+    auto copy = cast<func::FuncOp>(m.func->clone());
+    SmallVector<Operation *> parallel;
+    copy.walk([&](Operation *op) {
+      if (isParallelOp(op))
+        parallel.push_back(op);
+    });
+    for (Operation *op : parallel) {
+      op->getResult(0).replaceAllUsesWith(op->getOperand(0));
+      op->erase();
+    }
+    graph = extractOpGraph(copy);
+    copy->erase();
+  } else {
+    graph = extractOpGraph(m.func);
+  }
+  if (failed(graph))
+    return failure();
+  m.graph = std::move(*graph);
+
+  for (Operation &op : m.func.getBody().front())
+    if (isa<ParallelizableOpInterface>(op))
+      m.ops.push_back(&op);
+  if (m.ops.size() != m.graph.ops.size())
+    return m.func.emitError("internal error: ")
+           << m.ops.size() << " compute ops but " << m.graph.ops.size()
+           << " graph ops";
+
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    Operation *op = m.ops[i];
+    auto attr = op->getAttrOfType<ParallelAttr>(SoapDialect::kParallelAttrName);
+    if (!attr)
+      return op->emitOpError("has no 'soap.parallel' config (op '")
+             << m.graph.ops[i].name
+             << "'); run soap-apply-strategy first, or attach one";
+    ParallelConfig c;
+    for (auto [name, degree] : llvm::zip(attr.getDims(), attr.getDegrees()))
+      c.degrees.emplace_back(name.str(), degree);
+    c.start = attr.getStart();
+    c.strides.assign(attr.getStrides().begin(), attr.getStrides().end());
+    for (int64_t d : c.deviceIds())
+      m.minRanks = std::max(m.minRanks, d + 1);
+    m.strategy.configs.push_back(std::move(c));
+  }
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    Expected<ShardGrid> grid = resolveShardGrid(
+        m.graph.ops[i], m.strategy.configs[i], m.minRanks);
+    if (!grid)
+      return m.ops[i]->emitOpError("has an unusable 'soap.parallel': ")
+             << grid.error();
+    m.grids.push_back(grid.take());
+    m.rules.push_back(shardingRule(m.graph.ops[i]));
+  }
+  return m;
+}
+
+/// Row-major values of an elements attribute, as doubles.
+static std::vector<double> valuesOf(ElementsAttr attr) {
+  std::vector<double> out;
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense)
+    return out;
+  if (dense.isSplat()) {
+    if (isa<FloatType>(dense.getElementType()))
+      out.push_back(dense.getSplatValue<APFloat>().convertToDouble());
+    else
+      out.push_back(
+          static_cast<double>(dense.getSplatValue<APInt>().getSExtValue()));
+    return out;
+  }
+  if (isa<FloatType>(dense.getElementType())) {
+    for (APFloat v : dense.getValues<APFloat>()) {
+      bool lost;
+      v.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
+      out.push_back(v.convertToDouble());
+    }
+  } else {
+    for (APInt v : dense.getValues<APInt>())
+      out.push_back(static_cast<double>(v.getSExtValue()));
+  }
+  return out;
+}
+
+void collectPlanInputs(const ParallelModel &m, PlanOptions &options) {
+  func::FuncOp func = m.func;
+  func.walk([&](WeightOp w) {
+    PlanWeight pw;
+    pw.name = w.getName().str();
+    pw.init = stringifyInitKind(w.getInit()).str();
+    if (auto scale = w.getScale())
+      pw.scale = scale->convertToDouble();
+    if (auto value = w.getValue())
+      pw.values = valuesOf(*value);
+    options.weightInits[pw.name] = std::move(pw);
+  });
+  for (size_t i = 0; i < m.ops.size(); ++i)
+    for (auto [j, v] : llvm::enumerate(m.ops[i]->getOperands())) {
+      // Look through parallel ops to the definition.
+      while (Operation *def = v.getDefiningOp()) {
+        if (!isParallelOp(def))
+          break;
+        v = def->getOperand(0);
+      }
+      auto c = v.getDefiningOp<ConstantOp>();
+      if (!c)
+        continue;
+      PlanConstant pc;
+      pc.values = valuesOf(c.getValue());
+      options.constants[{m.graph.ops[i].name, static_cast<int>(j)}] =
+          std::move(pc);
+    }
+}
+
+LogicalResult verifyParallelOps(const ParallelModel &m) {
+  llvm::DenseMap<Value, TensorSharding> sharding;
+  auto of = [&](Value v) {
+    auto it = sharding.find(v);
+    return it != sharding.end() ? it->second : unsharded(v.getType());
+  };
+  size_t index = 0;
+  bool ok = true;
+  func::FuncOp func = m.func;
+  for (Operation &op : func.getBody().front()) {
+    if (isa<ParallelizableOpInterface>(op)) {
+      size_t i = index++;
+      for (auto [j, v] : llvm::enumerate(op.getOperands())) {
+        TensorSharding want = tensorSharding(m.rules[i].operands[j], m.grids[i]);
+        TensorSharding have = of(v);
+        if (have != want) {
+          op.emitOpError("operand #")
+              << j << " is sharded " << have.str() << " but the op's config "
+              << op.getAttr(SoapDialect::kParallelAttrName) << " needs "
+              << want.str()
+              << "; soap-materialize-parallel-ops inserts the parallel ops "
+                 "that convert it";
+          ok = false;
+        }
+      }
+      for (auto [r, v] : llvm::enumerate(op.getResults()))
+        sharding[v] = tensorSharding(m.rules[i].results[r], m.grids[i]);
+      continue;
+    }
+    if (isParallelOp(&op)) {
+      std::string problem;
+      FailureOr<TensorSharding> out =
+          applyParallelOp(&op, of(op.getOperand(0)), problem);
+      if (failed(out)) {
+        op.emitOpError() << problem;
+        ok = false;
+        continue;
+      }
+      sharding[op.getResult(0)] = *out;
+      continue;
+    }
+    if (isa<func::ReturnOp>(op)) {
+      for (auto [j, v] : llvm::enumerate(op.getOperands()))
+        if (of(v).partial > 1) {
+          op.emitOpError("returns a partial sum (operand #")
+              << j << ", sharded " << of(v).str()
+              << "); reduce it first (soap.all_reduce)";
+          ok = false;
+        }
+    }
+  }
+  return success(ok);
+}
+
+} // namespace soap
