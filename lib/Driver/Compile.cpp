@@ -2,6 +2,7 @@
 #include "soap/Driver/Compile.h"
 #include "soap/Search/Baselines.h"
 #include "soap/Search/ConfigSpace.h"
+#include "soap/Search/DynamicProgram.h"
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,10 @@ const BaselineResult *CompileResult::findBaseline(const std::string &name) const
       return &b;
   return nullptr;
 }
+
+/// Configs per op the dynamic program considers (its cost grows with the
+/// cube of this).
+static constexpr size_t kDpConfigsPerOp = 24;
 
 namespace {
 /// The search's objective: the step time, plus a penalty that makes any
@@ -149,6 +154,45 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   std::vector<McmcChainStart> starts;
   if (o.strategy)
     starts.push_back({"file", fromFile});
+
+  // The exact DP under the simulator's additive costs (serial time: no
+  // overlap, no contention), over every op's configs that use all devices
+  // or one, as the first start.
+  {
+    const int64_t all = machine.numDevices();
+    std::vector<std::vector<int>> pick(space.size());
+    std::vector<int> counts(space.size());
+    for (size_t i = 0; i < space.size(); ++i) {
+      for (size_t k = 0; k < space[i].size() && pick[i].size() < kDpConfigsPerOp;
+           ++k) {
+        const ParallelConfig &c = space[i][k];
+        if (c.start == 0 && (c.numDevices() == all || c.numDevices() == 1))
+          pick[i].push_back(static_cast<int>(k));
+      }
+      counts[i] = static_cast<int>(pick[i].size());
+    }
+    const double inf = std::numeric_limits<double>::infinity();
+    AdditiveCost additive;
+    additive.node = [&](int op, int c) {
+      auto t = sim.opTime(op, space[op][pick[op][c]]);
+      return t ? *t : inf;
+    };
+    additive.edge = [&](int e, int a, int b) {
+      const Edge &edge = graph.edges[e];
+      auto t = sim.edgeTime(e, space[edge.src][pick[edge.src][a]],
+                            space[edge.dst][pick[edge.dst][b]]);
+      return t ? *t : inf;
+    };
+    DpResult dp = solveAdditive(graph, counts, additive);
+    Strategy dpStrategy;
+    for (size_t i = 0; i < space.size(); ++i)
+      dpStrategy.configs.push_back(space[i][pick[i][dp.choice[i]]]);
+    if (Expected<SimResult> r = simulate(dpStrategy)) {
+      result.dpStepTime = r->stepTime;
+      result.dpExact = dp.exact;
+      starts.insert(starts.begin(), {"dp", std::move(dpStrategy)});
+    }
+  }
   for (const BaselineResult &b : result.baselines)
     starts.push_back({b.name, b.strategy});
 
@@ -273,6 +317,11 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
   out += line;
   std::snprintf(line, sizeof line, "MFU        %.1f %%\n", 100 * r.sim.mfu);
   out += line;
+  if (r.dpStepTime) {
+    std::snprintf(line, sizeof line, "dp         %s (%s under the additive model)\n",
+                  human(*r.dpStepTime).c_str(), r.dpExact ? "exact" : "approximate");
+    out += line;
+  }
   if (r.search) {
     std::snprintf(line, sizeof line,
                   "search     %.2f s, %lld moves on %d chains (best from %s)%s\n",

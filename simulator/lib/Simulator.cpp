@@ -714,6 +714,40 @@ void Simulator::fillEdgeSlots(int e) {
   }
 }
 
+Expected<double> Simulator::opTime(int op, const ParallelConfig &config) {
+  if (op < 0 || op >= numOps)
+    return Error{"op index " + std::to_string(op) + " is out of range"};
+  Expected<int> v = variantOf(op, config);
+  if (!v)
+    return Error{v.error()};
+  const OpVariant &ov = *variants[op][*v];
+  return ov.forward + ov.backward + ov.update + ov.forwardComm.time +
+         ov.backwardComm.time + ov.partialSum.time + ov.gradientSync.time;
+}
+
+Expected<double> Simulator::edgeTime(int e, const ParallelConfig &src,
+                                     const ParallelConfig &dst) {
+  if (e < 0 || e >= numEdges)
+    return Error{"edge index " + std::to_string(e) + " is out of range"};
+  const Edge &edge = g.edges[e];
+  Expected<int> vs = variantOf(edge.src, src);
+  if (!vs)
+    return Error{vs.error()};
+  Expected<int> vd = variantOf(edge.dst, dst);
+  if (!vd)
+    return Error{vd.error()};
+  // edgeVariant prices the edge under `chosen`: swap the two variants in,
+  // and back.
+  int keepSrc = chosen[edge.src], keepDst = chosen[edge.dst];
+  chosen[edge.src] = *vs;
+  chosen[edge.dst] = *vd;
+  const EdgeVariant &ev = edgeVariant(e);
+  double t = ev.forward.time + ev.backward.time;
+  chosen[edge.src] = keepSrc;
+  chosen[edge.dst] = keepDst;
+  return t;
+}
+
 Expected<SimResult> Simulator::simulate(const Strategy &strategy) {
   if (static_cast<int>(strategy.configs.size()) != numOps)
     return Error{"the strategy has " + std::to_string(strategy.configs.size()) +

@@ -144,6 +144,17 @@ public:
   /// returns the last result. On error nothing changes.
   Expected<SimResult> simulateDelta(int op, const ParallelConfig &config);
 
+  /// The additive pieces of the search's dynamic program: the summed
+  /// durations of op `op`'s own tasks under `config` (its kernels, the
+  /// communication inside it, its gradient synchronization and update), and
+  /// of edge `edge`'s forward and gradient transfers between a producer
+  /// config and a consumer config. Overlap and contention are ignored: a
+  /// strategy's sum of them is its serial time. They use (and fill) the
+  /// simulator's cost caches and leave its current state as it is.
+  Expected<double> opTime(int op, const ParallelConfig &config);
+  Expected<double> edgeTime(int edge, const ParallelConfig &src,
+                            const ParallelConfig &dst);
+
   /// The strategy of the last successful simulation.
   const Strategy &strategy() const { return current; }
   bool hasState() const { return ready; }
