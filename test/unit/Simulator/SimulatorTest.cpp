@@ -607,3 +607,48 @@ TEST(SimulatorEvaluator, Violations) {
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->fitsMemory);
 }
+
+TEST(SimulatorAdditive, OpAndEdgeTimesSumToTheTasks) {
+  // The DP's additive pieces are the simulator's own task durations: for
+  // random strategies, every op's opTime plus every edge's edgeTime is the
+  // sum of the durations of the simulated tasks, and asking for them leaves
+  // the simulator's state alone.
+  std::mt19937 rng(11);
+  auto m = MachineModel::loadPreset("p100", MachineOverrides{2, {}});
+  ASSERT_TRUE(m.ok());
+  CostModel cost(*m);
+  for (int trial = 0; trial < 30; ++trial) {
+    OpGraph g = randomGraph(rng, trial % 2 == 1);
+    Simulator sim(g, cost);
+    Strategy s;
+    for (const OpNode &op : g.ops)
+      s.configs.push_back(randomConfig(rng, op, sim, m->numDevices()));
+    auto r = sim.simulate(s);
+    ASSERT_TRUE(r.ok()) << r.error();
+    double tasks = 0;
+    for (const TaskInfo &t : sim.tasks())
+      tasks += t.end - t.start;
+    double additive = 0;
+    for (size_t i = 0; i < g.ops.size(); ++i) {
+      auto t = sim.opTime(static_cast<int>(i), s.configs[i]);
+      ASSERT_TRUE(t.ok()) << t.error();
+      additive += *t;
+    }
+    for (size_t e = 0; e < g.edges.size(); ++e) {
+      const Edge &edge = g.edges[e];
+      auto t = sim.edgeTime(static_cast<int>(e), s.configs[edge.src],
+                            s.configs[edge.dst]);
+      ASSERT_TRUE(t.ok()) << t.error();
+      additive += *t;
+    }
+    EXPECT_NEAR(additive, tasks, 1e-9 * (1 + tasks)) << "trial " << trial;
+    // A delta after the queries equals a fresh full simulation.
+    auto again = sim.simulateDelta(0, s.configs[0]);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->stepTime, r->stepTime);
+  }
+  OpGraph small = mlp(64); // the simulator keeps a reference
+  Simulator sim(small, cost);
+  EXPECT_FALSE(sim.opTime(99, ParallelConfig{}).ok());
+  EXPECT_FALSE(sim.opTime(0, ParallelConfig{{{"nope", 2}}, 0, {}}).ok());
+}
