@@ -8,8 +8,10 @@
 //   2. axes split more than needed (or in pieces that do not divide the
 //      needed ones) are gathered: soap.combine;
 //   3. axes split less than needed are cut: soap.repartition;
-//   4. a windowed axis (conv / pool input split along h or w) gets its halo:
-//      soap.repartition of degree 1 with `halo = [stride, pad, span]`;
+//   4. a windowed axis (conv / pool input split along h or w) gets its
+//      halo: soap.repartition of degree 1 with `halo = [pieces, stride,
+//      pad, span]`, exchanging halos between the pieces the axis already
+//      has or cutting the windows from the whole axis;
 //   5. missing replicas are made: soap.replicate.
 //
 // Returned partial sums are all-reduced. Chains are shared between the
@@ -85,27 +87,42 @@ struct Materializer {
       else
         cur = step(cur, ReduceOp::create(b, loc, cur, deg));
     }
-    // 2. Gather what is split more (or otherwise) than needed.
+    // 2. Gather what is split more (or otherwise) than needed. A windowed
+    //    (halo) axis keeps its plain pieces when they are the ones the
+    //    windows extend, else it is gathered whole.
     const size_t rank = want.axisDegree.size();
+    auto axisSize = [&](size_t a) {
+      return cast<RankedTensorType>(v.getType()).getDimSize(a);
+    };
     for (size_t a = 0; a < rank; ++a) {
       TensorSharding now = of(cur);
       int64_t h = now.axisDegree[a], w = want.axisDegree[a];
       bool halo = now.windows[a].span > 0;
-      if (h == 1 || (h <= w && w % h == 0 && !halo))
+      if (h == 1)
+        continue;
+      if (want.windows[a].span > 0) {
+        if (!halo && h == w && axisSize(a) % w == 0)
+          continue;
+        cur = step(cur, CombineOp::create(b, loc, cur, a,
+                                          static_cast<uint64_t>(h)));
+        continue;
+      }
+      if (h <= w && w % h == 0 && !halo)
         continue;
       uint64_t k = static_cast<uint64_t>(
           (!halo && h > w && h % w == 0) ? h / w : h);
       cur = step(cur, CombineOp::create(b, loc, cur, a, k));
     }
-    // 3. Cut what is split less than needed.
+    // 3. Cut what is split less than needed (windowed axes: step 4).
     for (size_t a = 0; a < rank; ++a) {
       int64_t h = of(cur).axisDegree[a], w = want.axisDegree[a];
-      if (w > h)
+      if (w > h && want.windows[a].span == 0)
         cur = step(cur,
                    RepartitionOp::create(b, loc, cur, a,
                                          static_cast<uint64_t>(w / h)));
     }
-    // 4. Halos of windowed (conv / pool input) axes.
+    // 4. Windowed (conv / pool input) axes: a halo exchange between the
+    //    pieces, or windows cut from the whole axis.
     for (size_t a = 0; a < rank; ++a) {
       const AxisWindow &w = want.windows[a];
       const AxisWindow &now = of(cur).windows[a];
@@ -113,8 +130,9 @@ struct Materializer {
                           now.span == w.span))
         continue;
       auto r = RepartitionOp::create(b, loc, cur, a, 1);
-      r->setAttr(kHaloAttrName,
-                 b.getDenseI64ArrayAttr({w.stride, w.pad, w.span}));
+      r->setAttr(kHaloAttrName, b.getDenseI64ArrayAttr(
+                                    {want.axisDegree[a], w.stride, w.pad,
+                                     w.span}));
       cur = step(cur, r);
     }
     // 5. Replicas.

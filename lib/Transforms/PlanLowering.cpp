@@ -40,17 +40,40 @@ FailureOr<TensorSharding> applyParallelOp(Operation *op,
     int64_t dim = static_cast<int64_t>(r.getDim()), k = r.getDegree();
     if (!axisOf(dim))
       return failure();
-    out.axisDegree[dim] *= k;
     if (auto halo = op->getAttrOfType<DenseI64ArrayAttr>(kHaloAttrName)) {
-      if (halo.size() != 3 || halo[0] < 1 || halo[1] < 0 || halo[2] < 1) {
-        problem = "its halo must be [stride, pad, span] with stride >= 1, "
-                  "pad >= 0, span >= 1";
+      // A windowed split: `pieces` overlapping windows along the axis, cut
+      // from the whole axis or exchanged between its `pieces` plain pieces.
+      if (halo.size() != 4 || halo[0] < 1 || halo[1] < 1 || halo[2] < 0 ||
+          halo[3] < 1) {
+        problem = "its halo must be [pieces, stride, pad, span] with pieces, "
+                  "stride, span >= 1 and pad >= 0";
         return failure();
       }
-      out.windows[dim] = AxisWindow{halo[0], halo[1], halo[2]};
-    } else if (k > 1) {
-      out.windows[dim] = AxisWindow{};
+      if (k != 1) {
+        problem = "a halo repartition has degree 1 (its pieces are in the "
+                  "halo)";
+        return failure();
+      }
+      int64_t have = out.axisDegree[dim];
+      if ((have != 1 && have != halo[0]) || out.windows[dim].span > 0) {
+        problem = "gives axis " + std::to_string(dim) + " " +
+                  std::to_string(halo[0]) +
+                  " windowed pieces, but its operand has " +
+                  std::to_string(have) +
+                  (out.windows[dim].span > 0 ? " windowed" : "") +
+                  " pieces along it (1 or as many plain ones are needed)";
+        return failure();
+      }
+      out.axisDegree[dim] = halo[0];
+      out.windows[dim] = AxisWindow{halo[1], halo[2], halo[3]};
+      return out;
     }
+    if (out.windows[dim].span > 0 && k > 1) {
+      problem = "cuts axis " + std::to_string(dim) +
+                ", whose pieces are windows (combine them first)";
+      return failure();
+    }
+    out.axisDegree[dim] *= k;
     return out;
   }
   if (auto c = dyn_cast<CombineOp>(op)) {

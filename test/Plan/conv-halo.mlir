@@ -9,7 +9,7 @@
 // IR-LABEL: func.func @convh
 // IR: %[[C1:.*]] = soap.conv2d {{.*}}soap.name = "conv1"
 // IR: %[[R1:.*]] = soap.relu %[[C1]]
-// IR: %[[H:.*]] = soap.repartition %[[R1]] dim 2 degree 1 {halo = array<i64: 1, 1, 3>}
+// IR: %[[H:.*]] = soap.repartition %[[R1]] dim 2 degree 1 {halo = array<i64: 2, 1, 1, 3>}
 // IR: soap.conv2d %[[H]], {{.*}}soap.name = "conv2"
 
 // CHECK-LABEL: rank 0:

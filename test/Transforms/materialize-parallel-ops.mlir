@@ -163,13 +163,13 @@ func.func @convh(%x: tensor<2x3x8x8xf32> {soap.name = "images"}, %labels: tensor
 
 // CHECK-LABEL: func.func @convh
 // CHECK-SAME: (%[[X:.*]]: tensor<2x3x8x8xf32>
-// The images are cut along the height, and each piece gets the rows its
-// 3x3 window reaches into its neighbour (stride 1, padding 1, span 3).
-// CHECK: %[[XS:.*]] = soap.repartition %[[X]] dim 2 degree 2
-// CHECK: %[[XH:.*]] = soap.repartition %[[XS]] dim 2 degree 1 {halo = array<i64: 1, 1, 3>}
+// The images are cut along the height into 2 windows of the 3x3 conv
+// (stride 1, padding 1, span 3): each piece has a row of its neighbour's.
+// CHECK: %[[XH:.*]] = soap.repartition %[[X]] dim 2 degree 1 {halo = array<i64: 2, 1, 1, 3>}
 // CHECK: %[[C1:.*]] = soap.conv2d %[[XH]]
 // CHECK: %[[R1:.*]] = soap.relu %[[C1]]
-// CHECK: %[[RH:.*]] = soap.repartition %[[R1]] dim 2 degree 1 {halo = array<i64: 1, 1, 3>}
+// Between the convs, the relu's pieces exchange their halo rows.
+// CHECK: %[[RH:.*]] = soap.repartition %[[R1]] dim 2 degree 1 {halo = array<i64: 2, 1, 1, 3>}
 // CHECK: %[[C2:.*]] = soap.conv2d %[[RH]]
 // CHECK: %[[G:.*]] = soap.combine %[[C2]] dim 2 degree 2
 // CHECK: %[[B:.*]] = soap.repartition %[[G]] dim 0 degree 2

@@ -51,8 +51,17 @@ func.func @bad_reduce(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // -----
 
 func.func @bad_halo(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
-  // expected-error @+1 {{'soap.repartition' op its halo must be [stride, pad, span] with stride >= 1, pad >= 0, span >= 1}}
-  %r = soap.repartition %x dim 1 degree 1 {halo = array<i64: 0, 1, 3>} : tensor<4x8xf32>
+  // expected-error @+1 {{'soap.repartition' op its halo must be [pieces, stride, pad, span] with pieces, stride, span >= 1 and pad >= 0}}
+  %r = soap.repartition %x dim 1 degree 1 {halo = array<i64: 2, 0, 1, 3>} : tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @halo_over_other_pieces(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %p = soap.repartition %x dim 1 degree 4 : tensor<4x8xf32>
+  // expected-error @+1 {{'soap.repartition' op gives axis 1 2 windowed pieces, but its operand has 4 pieces along it (1 or as many plain ones are needed)}}
+  %r = soap.repartition %p dim 1 degree 1 {halo = array<i64: 2, 1, 1, 3>} : tensor<4x8xf32>
   return %r : tensor<4x8xf32>
 }
 

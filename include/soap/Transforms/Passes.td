@@ -73,8 +73,8 @@ def SoapMaterializeParallelOps
     operand has, the pass inserts, before the consumer: `soap.all_reduce` or
     `soap.reduce` (partial sums), `soap.combine` and `soap.repartition`
     (pieces per axis), `soap.repartition ... degree 1 {halo = array<i64:
-    stride, pad, span>}` (the halo of a conv or pool input split along h or
-    w) and `soap.replicate`. A returned partial sum is all-reduced. Chains
+    pieces, stride, pad, span>}` (the overlapping input windows of a conv
+    or pool split along h or w: a halo exchange) and `soap.replicate`. A returned partial sum is all-reduced. Chains
     are shared by consumers that need the same sharding. The result passes
     soap-verify-parallel-ops; the pass is idempotent.
 

@@ -13,8 +13,12 @@
 // its operand (docs/lowering.md):
 //
 //   soap.repartition dim a degree k   pieces along a times k
-//                    {halo = array<i64: stride, pad, span>}: the pieces
-//                    along a overlap through this window (conv/pool input)
+//   soap.repartition dim a degree 1 {halo = array<i64: n, stride, pad, span>}
+//                                     n overlapping pieces along a: the
+//                                     input windows (of a conv or pool) of an
+//                                     even n-way split of the output; from
+//                                     the whole axis, or a halo exchange
+//                                     between n plain pieces
 //   soap.combine dim a degree k       pieces along a divided by k
 //   soap.replicate degree k           replicas times k
 //   soap.reduce degree k              partial sums divided by k

@@ -24,6 +24,9 @@
 #include "soap/Graph/Extract.h"
 #include "soap/Import/Zoo.h"
 #include "soap/Plan/Planner.h"
+#include "soap/Search/Baselines.h"
+
+#include "PlanTestUtil.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -42,53 +45,7 @@ using namespace soap;
 
 namespace {
 
-struct ZooCase {
-  const char *model;
-  std::vector<std::pair<const char *, const char *>> options;
-};
-
-/// Every model of the registry, small.
-const std::vector<ZooCase> &zooCases() {
-  static const std::vector<ZooCase> cases = {
-      {"alexnet", {{"batch", "2"}, {"classes", "10"}}},
-      {"inception-v3", {{"batch", "2"}, {"image-size", "75"}, {"classes", "10"}}},
-      {"resnet101", {{"batch", "4"}, {"image-size", "32"}, {"classes", "10"}}},
-      {"rnntc",
-       {{"batch", "4"}, {"seq", "3"}, {"vocab", "50"}, {"embed", "8"},
-        {"hidden", "8"}, {"layers", "2"}}},
-      {"rnnlm",
-       {{"batch", "4"}, {"seq", "3"}, {"vocab", "50"}, {"embed", "8"},
-        {"hidden", "8"}, {"layers", "2"}}},
-      {"nmt",
-       {{"batch", "4"}, {"seq", "3"}, {"src-vocab", "50"}, {"tgt-vocab", "40"},
-        {"embed", "8"}, {"hidden", "8"}, {"layers", "1"}}},
-      {"resnet50", {{"batch", "4"}, {"image-size", "32"}, {"classes", "10"}}},
-      {"resnet",
-       {{"depth", "50"}, {"batch", "4"}, {"image-size", "32"}, {"classes", "10"},
-        {"groups", "4"}, {"width-per-group", "4"}}},
-      {"wide-resnet", {{"batch", "2"}, {"image-size", "32"}, {"classes", "10"}}},
-      {"vgg16", {{"batch", "2"}, {"classes", "10"}}},
-      {"vgg",
-       {{"depth", "11"}, {"batch", "2"}, {"classes", "10"}, {"batch-norm", "true"}}},
-      {"bert-base",
-       {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},
-        {"vocab", "64"}, {"max-positions", "16"}, {"batch", "4"}}},
-      {"bert-large",
-       {{"layers", "1"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},
-        {"vocab", "64"}, {"max-positions", "16"}, {"batch", "4"},
-        {"head", "classification"}}},
-      {"gpt",
-       {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},
-        {"vocab", "64"}, {"batch", "4"}}},
-      {"moe-transformer",
-       {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},
-        {"vocab", "64"}, {"batch", "4"}, {"experts", "4"}}},
-      {"dlrm",
-       {{"batch", "8"}, {"bottom-mlp", "13-16-8"}, {"top-mlp", "16-1"},
-        {"emb-dim", "8"}, {"table-sizes", "10-20-30"}}},
-  };
-  return cases;
-}
+using namespace soap::test;
 
 class PlannerTest : public ::testing::Test {
 protected:
@@ -117,60 +74,6 @@ protected:
   std::string diagnostics;
 };
 
-std::vector<int64_t> divisors(int64_t n) {
-  std::vector<int64_t> d;
-  for (int64_t k = 1; k <= n; ++k)
-    if (n % k == 0)
-      d.push_back(k);
-  return d;
-}
-
-/// A random valid config: degrees dividing their dims and the ranks, the
-/// listed dims in a random order with contiguous strides (a random dim
-/// crosses the widest stride), at a random aligned start.
-ParallelConfig randomConfig(const OpNode &op, int64_t ranks, std::mt19937 &rng) {
-  ParallelConfig c;
-  std::vector<size_t> order(op.dims.size());
-  for (size_t d = 0; d < order.size(); ++d)
-    order[d] = d;
-  std::shuffle(order.begin(), order.end(), rng);
-  int64_t left = ranks;
-  std::vector<std::pair<std::string, int64_t>> listed;
-  for (size_t d : order) {
-    const ParallelDim &dim = op.dims[d];
-    if (op.kind == "lstm" && dim.name == "hidden")
-      continue; // not lowerable yet (checked by its own test)
-    std::vector<int64_t> options;
-    for (int64_t k : divisors(left))
-      if (dim.size % k == 0)
-        options.push_back(k);
-    // Favour splitting: half the time the largest option.
-    int64_t deg = rng() % 2 ? options.back()
-                            : options[rng() % options.size()];
-    if (deg > 1) {
-      listed.emplace_back(dim.name, deg);
-      left /= deg;
-    }
-  }
-  c.degrees = listed;
-  std::vector<int64_t> degs;
-  for (auto &p : listed)
-    degs.push_back(p.second);
-  c.strides = contiguousStrides(degs);
-  int64_t used = c.numDevices();
-  c.start = used * static_cast<int64_t>(rng() % (ranks / used));
-  if (rng() % 4 == 0 && used < ranks)
-    c.start += rng() % (ranks - c.start - used + 1);
-  return c;
-}
-
-Strategy randomStrategy(const OpGraph &g, int64_t ranks, std::mt19937 &rng) {
-  Strategy s;
-  for (const OpNode &op : g.ops)
-    s.configs.push_back(randomConfig(op, ranks, rng));
-  return s;
-}
-
 struct BoxKey {
   std::vector<int64_t> lo, shape;
   bool operator<(const BoxKey &o) const {
@@ -178,21 +81,23 @@ struct BoxKey {
   }
 };
 
-/// The independent checks (see the file comment). Returns the number of
-/// problems reported through gtest.
+/// The independent checks (see the file comment); `roundTrip` also writes
+/// and parses the JSON form (the slowest check).
 void checkInvariants(const OpGraph &g, const Strategy &strategy, int64_t ranks,
-                     const Plan &plan) {
+                     const Plan &plan, bool roundTrip = true) {
   // --- executable
   std::vector<std::string> problems = validatePlan(plan);
   ASSERT_TRUE(problems.empty()) << problems.size() << " problems, first: "
                                 << problems.front();
 
   // --- JSON round trip
-  std::string text = writePlanJson(plan);
-  Plan back;
-  std::string error;
-  ASSERT_TRUE(parsePlanJson(text, back, error)) << error;
-  EXPECT_EQ(writePlanJson(back), text);
+  if (roundTrip) {
+    std::string text = writePlanJson(plan);
+    Plan back;
+    std::string error;
+    ASSERT_TRUE(parsePlanJson(text, back, error)) << error;
+    EXPECT_EQ(writePlanJson(back), text);
+  }
 
   // --- which ops run a backward pass (the simulator's rule, recomputed)
   std::vector<char> bwd(g.ops.size(), g.outputs.empty() ? 1 : 0);
@@ -432,7 +337,7 @@ TEST_F(PlannerTest, ZooRandomStrategies) {
         Strategy s = randomStrategy(g, ranks, rng);
         Expected<Plan> plan = buildPlan(g, s, ranks);
         ASSERT_TRUE(plan) << plan.error();
-        checkInvariants(g, s, ranks, *plan);
+        checkInvariants(g, s, ranks, *plan, /*roundTrip=*/seed == 1);
         ++plans;
         if (HasFatalFailure())
           return;
@@ -440,6 +345,75 @@ TEST_F(PlannerTest, ZooRandomStrategies) {
     }
   }
   EXPECT_EQ(plans, static_cast<int>(zooCases().size()) * 9);
+}
+
+TEST_F(PlannerTest, ZooBaselines) {
+  int plans = 0;
+  for (const ZooCase &c : zooCases()) {
+    SCOPED_TRACE(c.model);
+    OpGraph g = graphOf(c);
+    ASSERT_FALSE(g.ops.empty());
+    BaselineOptions options;
+    options.nodes = 2;
+    options.devicesPerNode = 2;
+    for (const std::string &name : baselineNames()) {
+      SCOPED_TRACE(name);
+      Expected<Strategy> s = makeBaseline(name, g, options);
+      if (!s)
+        continue; // does not apply to this model (gnmt without LSTMs)
+      PlanOptions po;
+      po.devicesPerNode = 2;
+      Expected<Plan> plan = buildPlan(g, *s, 4, po);
+      ASSERT_TRUE(plan) << plan.error();
+      checkInvariants(g, *s, 4, *plan, /*roundTrip=*/false);
+      ++plans;
+    }
+  }
+  EXPECT_GE(plans, static_cast<int>(zooCases().size()) * 3);
+}
+
+//===----------------------------------------------------------------------===//
+// Refusals
+//===----------------------------------------------------------------------===//
+
+TEST_F(PlannerTest, RefusesWhatItCannotRun) {
+  OpGraph g = graphOf(zooCases()[3]); // rnntc
+  ASSERT_FALSE(g.ops.empty());
+  Strategy s = singleDeviceStrategy(g);
+  int lstm = -1;
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (g.ops[i].kind == "lstm")
+      lstm = static_cast<int>(i);
+  ASSERT_GE(lstm, 0);
+  int failed = -2;
+  s.configs[lstm] = makeConfig(g.ops[lstm], {{"hidden", 2}});
+  Expected<Plan> plan = buildPlan(g, s, 2, {}, &failed);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(failed, lstm);
+  EXPECT_NE(plan.error().find("splitting 'hidden'"), std::string::npos)
+      << plan.error();
+
+  s.configs[lstm] = makeConfig(g.ops[lstm], {{"batch", 3}});
+  plan = buildPlan(g, s, 4, {}, &failed);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(failed, lstm);
+  EXPECT_NE(plan.error().find("degree 3 of 'batch' does not divide its size 4"),
+            std::string::npos)
+      << plan.error();
+
+  s.configs[lstm] = makeConfig(g.ops[lstm], {{"batch", 2}}, 3);
+  plan = buildPlan(g, s, 4, {}, &failed);
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().find("places a shard on device 4, outside the plan's 4 "
+                              "ranks"),
+            std::string::npos)
+      << plan.error();
+
+  s = singleDeviceStrategy(g);
+  s.configs.pop_back();
+  plan = buildPlan(g, s, 1, {}, &failed);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(failed, -1);
 }
 
 } // namespace
