@@ -87,7 +87,7 @@ static cl::opt<std::string> profilePath(
 static cl::opt<std::string> entry("entry",
                                   cl::desc("Model function of a .mlir file"),
                                   cl::cat(category));
-enum class Emit { Strategy, Dot, Trace, Ir, Shard, Summary };
+enum class Emit { Strategy, Dot, Trace, Ir, Shard, Plan, Summary };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What -o receives"), cl::init(Emit::Strategy),
     cl::values(
@@ -98,6 +98,8 @@ static cl::opt<Emit> emit(
         clEnumValN(Emit::Ir, "ir", "The model with #soap.parallel attached"),
         clEnumValN(Emit::Shard, "shard",
                    "The model annotated with the upstream shard dialect"),
+        clEnumValN(Emit::Plan, "plan",
+                   "The per-device training plan (docs/plan-format.md)"),
         clEnumValN(Emit::Summary, "summary", "Only the summary")),
     cl::cat(category));
 static cl::opt<bool> quiet("q", cl::desc("No summary on stderr"),
@@ -200,13 +202,32 @@ int main(int argc, char **argv) {
   if (!result)
     return fail(result.error());
 
+  soap::StrategyFile file =
+      soap::makeStrategyFile(*graph, *machine, *result, options);
+  if (emit == Emit::Plan) {
+    // The strategy on the IR, then the lowering pass writes the plan.
+    auto func = (*module)->lookupSymbol<func::FuncOp>(graph->modelName);
+    if (failed(soap::applyStrategy(func, file)))
+      return 1;
+    soap::SoapLowerToPlanOptions lower;
+    lower.output = outputPath;
+    lower.entry = graph->modelName;
+    lower.ranks = machine->numDevices();
+    lower.devicesPerNode = machine->devicesPerNode;
+    PassManager pm(&context);
+    pm.addPass(soap::createSoapLowerToPlan(lower));
+    if (failed(pm.run(**module)))
+      return 1;
+    if (!quiet)
+      errs() << soap::summarize(*graph, *machine, *result);
+    return 0;
+  }
+
   std::string error;
   auto output = openOutputFile(outputPath, &error);
   if (!output)
     return fail(error);
 
-  soap::StrategyFile file =
-      soap::makeStrategyFile(*graph, *machine, *result, options);
   switch (emit) {
   case Emit::Strategy:
     output->os() << soap::writeStrategyJson(file);
@@ -240,6 +261,7 @@ int main(int argc, char **argv) {
     output->os() << "\n";
     break;
   }
+  case Emit::Plan: // handled above
   case Emit::Summary:
     break;
   }
