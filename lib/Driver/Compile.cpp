@@ -21,7 +21,7 @@ const BaselineResult *CompileResult::findBaseline(const std::string &name) const
 
 /// Configs per op the dynamic program considers (its cost grows with the
 /// cube of this).
-static constexpr size_t kDpConfigsPerOp = 24;
+static constexpr size_t kDpConfigsPerOp = 8;
 
 namespace {
 /// The search's objective: the step time, plus a penalty that makes any
@@ -206,7 +206,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   mo.iterationsPerChain =
       o.iterationsPerChain > 0
           ? o.iterationsPerChain
-          : std::clamp<int64_t>(100 * movable, 2000, 50000);
+          : std::clamp<int64_t>(40 * movable, 2000, 20000);
   mo.progress = o.progress;
   McmcResult mcmc = runMcmc(
       space, starts,
