@@ -105,16 +105,37 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     if (name != "data-parallel" && name != result.expertBaseline &&
         name != o.baseline)
       continue;
-    Expected<Strategy> s = makeBaseline(name, graph, bo);
-    if (!s) {
+    // Megatron without a given degree: its best tensor-parallel degree
+    // within a node (1, 2, 4, ...), as a tuned expert plan would use.
+    std::vector<int64_t> degrees = {o.tensorParallel};
+    if (name == "megatron" && o.tensorParallel == 0) {
+      degrees.clear();
+      for (int64_t tp = 1; tp <= machine.devicesPerNode; tp *= 2)
+        if (machine.devicesPerNode % tp == 0)
+          degrees.push_back(tp);
+    }
+    std::optional<BaselineResult> best;
+    std::string lastError;
+    for (int64_t tp : degrees) {
+      BaselineOptions options = bo;
+      options.tensorParallel = tp;
+      Expected<Strategy> s = makeBaseline(name, graph, options);
+      if (!s) {
+        lastError = s.error();
+        continue;
+      }
+      Expected<SimResult> r = simulate(*s);
+      if (!r)
+        return Error{"baseline " + name + ": " + r.error()};
+      if (!best || objective(*r, machine) < objective(best->sim, machine))
+        best = BaselineResult{name, s.take(), r.take()};
+    }
+    if (!best) {
       if (name == o.baseline)
-        return Error{s.error()};
+        return Error{lastError};
       continue;
     }
-    Expected<SimResult> r = simulate(*s);
-    if (!r)
-      return Error{"baseline " + name + ": " + r.error()};
-    result.baselines.push_back({name, s.take(), r.take()});
+    result.baselines.push_back(std::move(*best));
   }
 
   auto finish = [&](Strategy s, std::string origin) -> Expected<CompileResult> {

@@ -68,7 +68,7 @@ static cl::opt<std::string> baseline(
     cl::cat(category));
 static cl::opt<int64_t> tensorParallel(
     "tp", cl::desc("Megatron baseline's tensor-parallel degree (default: "
-                   "devices per node)"),
+                   "the fastest power of two up to a node's devices)"),
     cl::init(0), cl::cat(category));
 static cl::opt<double> budget("budget", cl::desc("Search time cap, seconds"),
                               cl::init(60), cl::cat(category));

@@ -31,7 +31,8 @@ struct CompileOptions {
   bool refine = false;
   /// Evaluate this baseline instead of searching.
   std::string baseline;
-  /// Megatron's tensor-parallel degree (0: devices per node).
+  /// Megatron's tensor-parallel degree (0: the fastest of 1, 2, 4, ... up
+  /// to the devices of a node).
   int64_t tensorParallel = 0;
   /// Search budget in seconds (a cap: the iteration count ends the search
   /// first unless the model is large or the machine slow).
