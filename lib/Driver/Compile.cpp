@@ -193,12 +193,33 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
       counts[i] = static_cast<int>(pick[i].size());
     }
     const double inf = std::numeric_limits<double>::infinity();
+    // The DP's tables cost one resharding price per pair of configs of every
+    // edge; on large machines that alone could exceed the budget. It gets a
+    // fifth of the budget; past it, the tables fill with zeros and the DP's
+    // result is dropped.
+    const auto dpStart = std::chrono::steady_clock::now();
+    bool dpOutOfTime = false;
+    int64_t dpCalls = 0;
+    auto dpTimeUp = [&] {
+      if (dpOutOfTime)
+        return true;
+      if ((++dpCalls & 255) == 0 && o.budgetSeconds > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        dpStart)
+                  .count() > 0.2 * o.budgetSeconds)
+        dpOutOfTime = true;
+      return dpOutOfTime;
+    };
     AdditiveCost additive;
     additive.node = [&](int op, int c) {
+      if (dpTimeUp())
+        return 0.0;
       auto t = sim.opTime(op, space[op][pick[op][c]]);
       return t ? *t : inf;
     };
     additive.edge = [&](int e, int a, int b) {
+      if (dpTimeUp())
+        return 0.0;
       const Edge &edge = graph.edges[e];
       auto t = sim.edgeTime(e, space[edge.src][pick[edge.src][a]],
                             space[edge.dst][pick[edge.dst][b]]);
@@ -206,9 +227,13 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     };
     DpResult dp = solveAdditive(graph, counts, additive);
     Strategy dpStrategy;
-    for (size_t i = 0; i < space.size(); ++i)
+    if (dpOutOfTime)
+      counts.clear(); // dropped: see above
+    for (size_t i = 0; i < space.size() && !counts.empty(); ++i)
       dpStrategy.configs.push_back(space[i][pick[i][dp.choice[i]]]);
-    if (Expected<SimResult> r = simulate(dpStrategy)) {
+    if (dpOutOfTime)
+      result.dpSkipped = true;
+    else if (Expected<SimResult> r = simulate(dpStrategy)) {
       result.dpStepTime = r->stepTime;
       result.dpExact = dp.exact;
       starts.insert(starts.begin(), {"dp", std::move(dpStrategy)});
@@ -338,6 +363,8 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
   out += line;
   std::snprintf(line, sizeof line, "MFU        %.1f %%\n", 100 * r.sim.mfu);
   out += line;
+  if (r.dpSkipped)
+    out += "dp         skipped (its cost tables outgrew a fifth of the budget)\n";
   if (r.dpStepTime) {
     std::snprintf(line, sizeof line, "dp         %s (%s under the additive model)\n",
                   human(*r.dpStepTime).c_str(), r.dpExact ? "exact" : "approximate");

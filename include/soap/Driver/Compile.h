@@ -64,6 +64,8 @@ struct CompileResult {
   /// The additive DP's strategy and its simulated time (search only).
   std::optional<double> dpStepTime;
   bool dpExact = false;
+  /// The DP ran out of its share of the budget and was not used.
+  bool dpSkipped = false;
   /// Search statistics (search only).
   std::optional<McmcResult> search;
   double wallSeconds = 0;
