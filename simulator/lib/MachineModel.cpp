@@ -436,6 +436,12 @@ Expected<MachineModel> MachineModel::parse(const std::string &text,
     m.devicesPerNode = *overrides.devicesPerNode;
   if (m.nodes < 1 || m.devicesPerNode < 1)
     return Error{origin + ": nodes and devices_per_node must be positive"};
+  // A node cut down to fewer devices keeps one NIC per device at most (a
+  // DGX with 4 of its 8 GPUs uses the 4 NICs next to them).
+  if (overrides.devicesPerNode)
+    for (LinkSpec &l : m.links)
+      if (l.scope == LinkScope::Node && l.count > m.devicesPerNode)
+        l.count = m.devicesPerNode;
   std::string problem = m.finalize();
   if (!problem.empty())
     return Error{origin + ": " + problem};

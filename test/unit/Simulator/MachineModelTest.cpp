@@ -166,3 +166,13 @@ TEST(SimulatorMachineModel, Errors) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().find("unknown machine preset 'dgx-z900'"), std::string::npos);
 }
+
+TEST(SimulatorMachineModel, FewerDevicesPerNodeKeepOneNicEach) {
+  // A DGX-A100 cut to 4 GPUs per node keeps the 4 NICs next to them.
+  auto m = MachineModel::loadPreset("dgx-a100", MachineOverrides{2, 4});
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(m->numDevices(), 8);
+  for (const LinkSpec &l : m->links)
+    if (l.scope == LinkScope::Node)
+      EXPECT_LE(l.count, 4) << l.name;
+}
