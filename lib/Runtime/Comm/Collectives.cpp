@@ -1,6 +1,7 @@
 //===- Collectives.cpp - deterministic collectives over a Transport -------===//
 #include "soap/Runtime/Collectives.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace soap::runtime {
@@ -21,15 +22,26 @@ bool supported(DType t) {
 int64_t chunkLo(int64_t count, int n, int k) { return count * k / n; }
 
 /// out[i] = sum over members j (in order) of parts[j][i].
+/// In blocks: every part's block is read before the block of `out` (which
+/// may be one of the parts) is written; the loops vectorize.
 template <class T, class Acc>
 void sumInOrder(const std::vector<const void *> &parts, void *out,
                 int64_t count) {
+  constexpr int64_t kBlock = 512;
+  Acc acc[kBlock];
   T *o = static_cast<T *>(out);
-  for (int64_t i = 0; i < count; ++i) {
-    Acc acc = static_cast<Acc>(static_cast<const T *>(parts[0])[i]);
-    for (size_t j = 1; j < parts.size(); ++j)
-      acc += static_cast<Acc>(static_cast<const T *>(parts[j])[i]);
-    o[i] = static_cast<T>(acc);
+  for (int64_t b = 0; b < count; b += kBlock) {
+    const int64_t len = std::min(kBlock, count - b);
+    const T *p0 = static_cast<const T *>(parts[0]) + b;
+    for (int64_t i = 0; i < len; ++i)
+      acc[i] = static_cast<Acc>(p0[i]);
+    for (size_t j = 1; j < parts.size(); ++j) {
+      const T *pj = static_cast<const T *>(parts[j]) + b;
+      for (int64_t i = 0; i < len; ++i)
+        acc[i] += static_cast<Acc>(pj[i]);
+    }
+    for (int64_t i = 0; i < len; ++i)
+      o[b + i] = static_cast<T>(acc[i]);
   }
 }
 
@@ -51,6 +63,15 @@ void sumParts(DType dtype, const std::vector<const void *> &parts, void *out,
   default:
     break;
   }
+}
+
+/// Per-thread scratch for received chunks, kept between calls (no page
+/// faults and no zeroing per collective).
+char *scratch(size_t bytes) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < bytes)
+    buffer.resize(bytes);
+  return buffer.data();
 }
 
 struct Exchange {
@@ -133,27 +154,27 @@ std::string allReduce(const CollectiveCall &c, DType dtype, void *data,
   char *bytes = static_cast<char *>(data);
   const int64_t lo = chunkLo(count, n, me), hi = chunkLo(count, n, me + 1);
   const int64_t mine = hi - lo;
-  // Phase 0: chunk j to member j; everyone's chunk `me` to here.
-  std::vector<std::vector<char>> staging(n);
+  // Phase 0: chunk j to member j; everyone's chunk `me` to here (slot j of
+  // the scratch). The sum then overwrites this member's chunk in place
+  // (its own contribution is read before it is written, element by
+  // element).
+  const size_t chunk = static_cast<size_t>(mine) * esz;
+  char *staging = scratch(chunk * n);
   Exchange x{c, {}, {}};
   for (int j = 0; j < n; ++j) {
     if (j == me)
       continue;
     int64_t jl = chunkLo(count, n, j), jh = chunkLo(count, n, j + 1);
     x.send(j, 0, bytes + jl * esz, static_cast<size_t>(jh - jl) * esz);
-    staging[j].resize(static_cast<size_t>(mine) * esz);
-    x.recv(j, 0, staging[j].data(), staging[j].size());
+    x.recv(j, 0, staging + j * chunk, chunk);
   }
   if (!x.wait().empty())
     return x.error;
   std::vector<const void *> parts(n);
   for (int j = 0; j < n; ++j)
     parts[j] = j == me ? static_cast<const void *>(bytes + lo * esz)
-                       : staging[j].data();
-  std::vector<char> sum(static_cast<size_t>(mine) * esz);
-  sumParts(dtype, parts, sum.data(), mine);
-  if (mine)
-    std::memcpy(bytes + lo * esz, sum.data(), sum.size());
+                       : staging + j * chunk;
+  sumParts(dtype, parts, bytes + lo * esz, mine);
   // Phase 1: the sums to everyone.
   for (int j = 0; j < n; ++j) {
     if (j == me)
@@ -189,21 +210,20 @@ std::string reduceScatter(const CollectiveCall &c, DType dtype,
     return unsupported(dtype);
   const size_t piece = static_cast<size_t>(count * byteWidth(dtype));
   const char *in = static_cast<const char *>(src);
-  std::vector<std::vector<char>> staging(n);
+  char *staging = scratch(piece * n);
   Exchange x{c, {}, {}};
   for (int j = 0; j < n; ++j) {
     if (j == c.index)
       continue;
     x.send(j, 0, in + j * piece, piece);
-    staging[j].resize(piece);
-    x.recv(j, 0, staging[j].data(), piece);
+    x.recv(j, 0, staging + j * piece, piece);
   }
   if (!x.wait().empty())
     return x.error;
   std::vector<const void *> parts(n);
   for (int j = 0; j < n; ++j)
     parts[j] = j == c.index ? static_cast<const void *>(in + j * piece)
-                            : staging[j].data();
+                            : staging + j * piece;
   sumParts(dtype, parts, dst, count);
   return "";
 }

@@ -1,20 +1,27 @@
 //===- ThreadTransport.cpp - ranks as threads of one process --------------===//
 //
-// Every rank has a mailbox: a queue of messages per (channel, source, tag).
-// A send copies the bytes into the destination's mailbox and completes at
-// once (buffered: a plan that is deadlock-free with blocking sends stays
-// so); a receive waits on its own mailbox's condition variable until the
-// message is there, another rank failed, or the deadline passed.
+// Every rank has a mailbox with, per (channel, source, tag), the messages
+// that came before their receive and the receives posted before their
+// message. A send whose receive is posted copies straight into the
+// receiver's buffer (one copy); otherwise it leaves a copy in the mailbox.
+// Either way the send completes at once (a plan that is deadlock-free with
+// blocking sends stays so). A receive spins briefly, then waits on its
+// mailbox's condition variable until the data is there, another rank
+// failed, or the deadline passed; a receive given up is withdrawn so that
+// no late sender writes into it.
 //
 //===----------------------------------------------------------------------===//
 #include "soap/Runtime/Transport.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <tuple>
 
 namespace soap::runtime {
@@ -56,10 +63,24 @@ const char *channelName(Channel c) {
 
 using Key = std::tuple<int, int, int64_t>; // channel, source, tag
 
+/// A receive posted before its message arrived: the sender copies straight
+/// into `data`.
+struct Posted {
+  void *data = nullptr;
+  size_t bytes = 0;
+  bool claimed = false;          ///< a sender is copying (guarded by the box)
+  std::atomic<bool> done{false}; ///< the data (or `error`) is there
+  std::string error;
+};
+
 struct Mailbox {
   std::mutex mutex;
   std::condition_variable arrived;
+  /// Messages that came before their receive (copies).
   std::map<Key, std::deque<std::vector<char>>> queues;
+  /// Receives that came before their message. For one key, at most one of
+  /// the two queues is non-empty.
+  std::map<Key, std::deque<std::shared_ptr<Posted>>> posted;
 };
 
 /// What the ranks of one process share.
@@ -68,12 +89,8 @@ struct World {
   std::vector<Mailbox> boxes;
   std::mutex failMutex;
   std::string failMessage;
-  bool failed = false; ///< guarded by failMutex; read under a box mutex too
+  std::atomic<bool> failed{false};
 
-  bool hasFailed() {
-    std::lock_guard<std::mutex> lock(failMutex);
-    return failed;
-  }
   std::string message() {
     std::lock_guard<std::mutex> lock(failMutex);
     return failMessage;
@@ -83,8 +100,8 @@ struct World {
       std::lock_guard<std::mutex> lock(failMutex);
       if (failed)
         return;
-      failed = true;
       failMessage = message;
+      failed = true;
     }
     // Taking each mailbox's lock before notifying: a receiver that checked
     // the flag under its lock is now waiting, and gets the wakeup.
@@ -94,6 +111,14 @@ struct World {
     }
   }
 };
+
+std::string sizeError(int me, int peer, Channel c, int64_t tag, size_t got,
+                      size_t want) {
+  return "rank " + std::to_string(me) + ": a message from rank " +
+         std::to_string(peer) + " (" + channelName(c) + " tag " +
+         std::to_string(tag) + ") has " + std::to_string(got) +
+         " bytes, expected " + std::to_string(want);
+}
 
 class ThreadTransport final : public Transport {
 public:
@@ -106,21 +131,45 @@ public:
 
   std::string isend(Channel channel, int peer, int64_t tag, const void *data,
                     size_t bytes, Request &out) override {
+    out.id = -1; // a send completes here
     if (peer < 0 || peer >= size() || peer == me)
       return "rank " + std::to_string(me) + ": send to invalid peer " +
              std::to_string(peer);
-    std::vector<char> message(bytes);
-    if (bytes)
-      std::memcpy(message.data(), data, bytes);
     Mailbox &box = world->boxes[peer];
-    {
-      std::lock_guard<std::mutex> lock(box.mutex);
-      box.queues[Key(static_cast<int>(channel), me, tag)].push_back(
-          std::move(message));
+    const Key key(static_cast<int>(channel), me, tag);
+    std::vector<char> copy;
+    bool copied = false;
+    while (true) {
+      std::unique_lock<std::mutex> lock(box.mutex);
+      auto it = box.posted.find(key);
+      if (it != box.posted.end() && !it->second.empty()) {
+        // The receive is waiting: copy straight into it, outside the lock.
+        std::shared_ptr<Posted> r = std::move(it->second.front());
+        it->second.pop_front();
+        if (it->second.empty())
+          box.posted.erase(it);
+        r->claimed = true;
+        lock.unlock();
+        if (r->bytes != bytes)
+          r->error = sizeError(peer, me, channel, tag, bytes, r->bytes);
+        else if (bytes)
+          std::memcpy(r->data, data, bytes);
+        lock.lock();
+        r->done = true;
+        box.arrived.notify_all();
+        return "";
+      }
+      if (copied) {
+        box.queues[key].push_back(std::move(copy));
+        box.arrived.notify_all();
+        return "";
+      }
+      // No receive yet: copy the data (outside the lock), then look again.
+      lock.unlock();
+      copy.assign(static_cast<const char *>(data),
+                  static_cast<const char *>(data) + bytes);
+      copied = true;
     }
-    box.arrived.notify_all();
-    out.id = -1; // complete
-    return "";
   }
 
   std::string irecv(Channel channel, int peer, int64_t tag, void *data,
@@ -128,66 +177,105 @@ public:
     if (peer < 0 || peer >= size() || peer == me)
       return "rank " + std::to_string(me) + ": receive from invalid peer " +
              std::to_string(peer);
+    Mailbox &box = world->boxes[me];
+    const Key key(static_cast<int>(channel), peer, tag);
+    auto r = std::make_shared<Posted>();
+    r->data = data;
+    r->bytes = bytes;
+    std::vector<char> message;
+    bool queued = false; // the message came first
+    {
+      std::lock_guard<std::mutex> lock(box.mutex);
+      auto it = box.queues.find(key);
+      if (it == box.queues.end() || it->second.empty()) {
+        // From here on a sender may claim r at any time.
+        box.posted[key].push_back(r);
+      } else {
+        message = std::move(it->second.front());
+        it->second.pop_front();
+        if (it->second.empty())
+          box.queues.erase(it);
+        r->claimed = true;
+        queued = true;
+      }
+    }
+    if (queued) {
+      if (message.size() != bytes)
+        r->error = sizeError(me, peer, channel, tag, message.size(), bytes);
+      else if (bytes)
+        std::memcpy(data, message.data(), bytes);
+      r->done = true;
+    }
     out.id = nextId++;
-    pending[out.id] = {channel, peer, tag, data, bytes};
+    pending[out.id] = {channel, peer, tag, r};
     return "";
   }
 
   std::string waitAll(const std::vector<Request> &requests,
                       double timeoutSeconds) override {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(timeoutSeconds));
+    using Clock = std::chrono::steady_clock;
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(timeoutSeconds));
     std::string error;
     Mailbox &box = world->boxes[me];
-    for (const Request &r : requests) {
-      auto found = pending.find(r.id);
-      if (found == pending.end() || !error.empty())
+    for (const Request &q : requests) {
+      auto found = pending.find(q.id);
+      if (found == pending.end())
         continue;
       const Pending p = found->second;
-      Key key(static_cast<int>(p.channel), p.peer, p.tag);
-      std::unique_lock<std::mutex> lock(box.mutex);
-      while (true) {
-        auto it = box.queues.find(key);
-        if (it != box.queues.end() && !it->second.empty()) {
-          std::vector<char> message = std::move(it->second.front());
-          it->second.pop_front();
-          if (it->second.empty())
-            box.queues.erase(it);
-          lock.unlock();
-          if (message.size() != p.bytes) {
-            error = "rank " + std::to_string(me) + ": a message from rank " +
+      pending.erase(found);
+      Posted &r = *p.posted;
+      // Spin a little (the sender is usually about to arrive), then sleep.
+      for (int spin = 0; spin < 200 && !r.done && error.empty(); ++spin)
+        std::this_thread::yield();
+      if (!r.done && error.empty()) {
+        std::unique_lock<std::mutex> lock(box.mutex);
+        while (!r.done) {
+          if (!error.empty() || world->failed) {
+            if (error.empty())
+              error = "rank " + std::to_string(me) +
+                      ": stopped, another rank failed";
+          } else if (box.arrived.wait_until(lock, deadline) ==
+                         std::cv_status::timeout &&
+                     !r.done) {
+            char seconds[32];
+            std::snprintf(seconds, sizeof seconds, "%g", timeoutSeconds);
+            error = "rank " + std::to_string(me) + ": timed out after " +
+                    seconds + " s waiting for a message from rank " +
                     std::to_string(p.peer) + " (" + channelName(p.channel) +
-                    " tag " + std::to_string(p.tag) + ") has " +
-                    std::to_string(message.size()) + " bytes, expected " +
-                    std::to_string(p.bytes);
-          } else if (p.bytes) {
-            std::memcpy(p.data, message.data(), p.bytes);
+                    " tag " + std::to_string(p.tag) +
+                    "); that rank died, hangs or is out of step";
           }
-          break;
-        }
-        if (world->hasFailed()) {
-          error = "rank " + std::to_string(me) + ": stopped, another rank failed";
-          break;
-        }
-        if (box.arrived.wait_until(lock, deadline) == std::cv_status::timeout &&
-            std::chrono::steady_clock::now() >= deadline) {
-          auto again = box.queues.find(key);
-          if (again != box.queues.end() && !again->second.empty())
+          if (error.empty())
             continue;
-          char seconds[32];
-          std::snprintf(seconds, sizeof seconds, "%g", timeoutSeconds);
-          error = "rank " + std::to_string(me) + ": timed out after " + seconds +
-                  " s waiting for a message from rank " +
-                  std::to_string(p.peer) + " (" + channelName(p.channel) +
-                  " tag " + std::to_string(p.tag) +
-                  "); that rank died, hangs or is out of step";
+          // Give up on this receive: withdraw it, unless a sender is
+          // copying into it right now (then let the copy finish).
+          if (!r.claimed) {
+            auto it = box.posted.find(Key(static_cast<int>(p.channel), p.peer, p.tag));
+            if (it != box.posted.end()) {
+              auto &dq = it->second;
+              dq.erase(std::remove(dq.begin(), dq.end(), p.posted), dq.end());
+              if (dq.empty())
+                box.posted.erase(it);
+            }
+            break;
+          }
+          box.arrived.wait(lock, [&] { return r.done.load(); });
           break;
         }
       }
+      if (error.empty() && !r.error.empty())
+        error = r.error;
     }
-    for (const Request &r : requests)
-      pending.erase(r.id);
+    // Requests not reached after an error: withdraw them too.
+    for (const Request &q : requests) {
+      auto found = pending.find(q.id);
+      if (found == pending.end())
+        continue;
+      withdraw(found->second);
+      pending.erase(found);
+    }
     return error;
   }
 
@@ -199,9 +287,25 @@ private:
     Channel channel;
     int peer;
     int64_t tag;
-    void *data;
-    size_t bytes;
+    std::shared_ptr<Posted> posted;
   };
+
+  void withdraw(const Pending &p) {
+    Mailbox &box = world->boxes[me];
+    std::unique_lock<std::mutex> lock(box.mutex);
+    if (p.posted->claimed) {
+      box.arrived.wait(lock, [&] { return p.posted->done.load(); });
+      return;
+    }
+    auto it = box.posted.find(Key(static_cast<int>(p.channel), p.peer, p.tag));
+    if (it == box.posted.end())
+      return;
+    auto &dq = it->second;
+    dq.erase(std::remove(dq.begin(), dq.end(), p.posted), dq.end());
+    if (dq.empty())
+      box.posted.erase(it);
+  }
+
   std::shared_ptr<World> world;
   int me;
   std::map<int64_t, Pending> pending;

@@ -125,6 +125,39 @@ TEST(ExecCollectives, GatherScatterBroadcastAllToAll) {
     EXPECT_EQ(e, "");
 }
 
+TEST(ExecCollectives, ManyCallsOnOverlappingGroups) {
+  // Races between early senders and early receivers: thousands of calls of
+  // varying sizes (empty chunks included) on two groups that share ranks.
+  const int n = 4;
+  std::vector<int> all = {0, 1, 2, 3}, pair = {2, 1};
+  auto errors = onThreads(n, [&](int r, Transport &t) -> std::string {
+    for (int i = 0; i < 2000; ++i) {
+      int64_t count = 1 + (i * 7) % 37;
+      std::vector<float> x(count, static_cast<float>(r + 1));
+      CollectiveCall c{&t, &all, r, 0};
+      std::string e = allReduce(c, DType::F32, x.data(), count);
+      if (!e.empty())
+        return e;
+      for (float v : x)
+        if (v != 10.f)
+          return "wrong sum at call " + std::to_string(i);
+      if (r == 1 || r == 2) {
+        std::vector<double> y(count % 5, r);
+        CollectiveCall p{&t, &pair, r == 2 ? 0 : 1, 1};
+        e = allReduce(p, DType::F64, y.data(), count % 5);
+        if (!e.empty())
+          return e;
+        for (double v : y)
+          if (v != 3.0)
+            return "wrong pair sum at call " + std::to_string(i);
+      }
+    }
+    return "";
+  });
+  for (const std::string &e : errors)
+    EXPECT_EQ(e, "");
+}
+
 TEST(ExecCollectives, DeadPeerTimesOut) {
   std::vector<int> ranks = {0, 1};
   auto start = std::chrono::steady_clock::now();
