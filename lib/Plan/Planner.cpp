@@ -999,9 +999,10 @@ std::map<std::string, PlanAttr> Builder::kernelAttrs(int i, int64_t s) {
                             a["capacity_factor"].kind == PlanAttr::Kind::Float
                         ? a["capacity_factor"].f
                         : 1.0;
-    a["capacity"] = PlanAttr::ofInt(static_cast<int64_t>(
-        std::ceil(factor * static_cast<double>(t * topk) /
-                  static_cast<double>(e))));
+    // soap.experts' capacity (ExpertsOp::getCapacity), with the global T.
+    double cap = factor * static_cast<double>(t * topk) / static_cast<double>(e);
+    a["capacity"] = PlanAttr::ofInt(
+        cap < static_cast<double>(t) ? static_cast<int64_t>(std::ceil(cap)) : t);
     a["num_experts"] = PlanAttr::ofInt(e);
     a["expert_offset"] = PlanAttr::ofInt(box(rule.operands[3], i, s).lo[0]);
     a["token_shard"] = PlanAttr::ofInt(dimCoord("batch"));
@@ -1370,6 +1371,8 @@ void Builder::backwardKernels(int i) {
     } else if (op.kind == "attention" || op.kind == "lstm") {
       auto it = extra[i][s].find("saved");
       in.push_back(it == extra[i][s].end() ? -1 : it->second);
+    } else if (op.kind == "topk_gate" && op.results.size() == 2) {
+      in.push_back(resBuf[i][1][s]); // the forward's selection
     }
     std::vector<int> d = dys(s);
     in.insert(in.end(), d.begin(), d.end());
