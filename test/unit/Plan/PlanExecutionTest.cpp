@@ -30,6 +30,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 using namespace soap;
 using namespace soap::test;
@@ -177,6 +178,9 @@ protected:
       if (s && name != "data-parallel" && !light)
         compare(g, options, *s, 4, name);
     }
+    // SOAP_PLAN_EXEC_SEEDS=N runs N random strategies per model (a soak).
+    if (const char *env = std::getenv("SOAP_PLAN_EXEC_SEEDS"))
+      seeds = std::max(seeds, std::atoi(env));
     for (int seed = 1; seed <= seeds; ++seed) {
       std::mt19937 rng(1000 + seed);
       for (int64_t ranks : {2, 4})
