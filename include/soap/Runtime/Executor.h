@@ -112,6 +112,7 @@ private:
   std::string loadInputs(int64_t step);
   std::string runComm(const Instr &ins);
   std::string runCollective(const PlanTask &t);
+  std::string runFusedAllReduce(const Instr &ins);
 
   const Plan *plan_;
   const RankPlan *mine = nullptr;

@@ -147,9 +147,13 @@ public:
                 "); that rank died, hangs or is out of step";
         break;
       }
-      // Spin briefly (latency), then yield the core to the other ranks.
-      if (++spins > 2000)
-        std::this_thread::sleep_for(std::chrono::microseconds(spins > 20000 ? 200 : 20));
+      // Poll, giving the core to any other runnable rank in between (ranks
+      // often outnumber cores); after ~10 ms of waiting, sleep between
+      // polls so that a long wait does not burn a core.
+      if (++spins < 20000)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     // A message longer than its receive is an MPI error (truncation) that
     // MPI_Testall reports above.

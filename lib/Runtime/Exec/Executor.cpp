@@ -21,6 +21,9 @@ namespace soap::runtime {
 
 namespace {
 
+/// All-reduces of at most this many elements are packed together.
+constexpr int64_t kFuseElements = 1 << 16;
+
 /// Control-channel tags.
 constexpr int64_t kLossTag = 1;
 constexpr int64_t kGatherTagBase = 1 << 20;
@@ -186,6 +189,43 @@ std::string RankExecutor::compile() {
       return {};
     return {it->second.first, it->second.second};
   };
+  // Per communicator, per collective (in order): whether it is an
+  // all-reduce followed at once, on every member, by another of the same
+  // dtype on the same communicator.
+  std::map<int, std::vector<char>> fusable;
+  {
+    std::map<int, std::vector<std::vector<std::pair<size_t, DType>>>> seq;
+    for (const RankPlan &r : plan_->ranks) {
+      std::map<int, std::vector<std::pair<size_t, DType>>> mineSeq;
+      for (size_t k = 0; k < r.tasks.size(); ++k) {
+        const PlanTask &u = r.tasks[k];
+        if (u.type != TaskType::Collective)
+          continue;
+        const PlanBuffer *b = r.findBuffer(u.buffer);
+        // A non-all-reduce, or a large one (packing would only add copies),
+        // gets an impossible position: never fused.
+        bool ar = u.collective == CollectiveKind::AllReduce && b &&
+                  b->numElements() <= kFuseElements;
+        mineSeq[u.comm].push_back(
+            {ar ? k : static_cast<size_t>(-2), b ? b->dtype : DType::F32});
+      }
+      for (auto &[comm, list] : mineSeq)
+        seq[comm].push_back(std::move(list));
+    }
+    for (auto &[comm, lists] : seq) {
+      size_t n = lists[0].size();
+      std::vector<char> next(n, 0);
+      for (size_t k = 0; k + 1 < n; ++k) {
+        bool all = true;
+        for (const auto &l : lists)
+          all &= l.size() == n && l[k].first != static_cast<size_t>(-2) &&
+                 l[k + 1].first == l[k].first + 1 && l[k].second == l[k + 1].second;
+        next[k] = all;
+      }
+      fusable[comm] = std::move(next);
+    }
+  }
+  std::map<int, int> ordinals;
   const std::vector<PlanTask> &tasks = mine->tasks;
   for (size_t i = 0; i < tasks.size();) {
     const PlanTask &t = tasks[i];
@@ -233,6 +273,25 @@ std::string RankExecutor::compile() {
       ins.kind = Instr::Kind::Collective;
       ins.tasks = {i};
       ++i;
+      // Consecutive small all-reduces on one communicator (a layer's weight
+      // and bias gradients) become one call on the packed buffers, where
+      // they are consecutive on every member: fewer synchronizations, the same
+      // sums (each element's sum is over the members in order, whatever the
+      // chunking).
+      {
+        int ordinal = ordinals[t.comm]++;
+        const std::vector<char> &next = fusable[t.comm];
+        int64_t packed = buffer(t.buffer) ? buffer(t.buffer)->numElements() : 0;
+        while (ordinal < static_cast<int>(next.size()) && next[ordinal]) {
+          packed += buffer(tasks[i].buffer)->numElements();
+          ins.tasks.push_back(i++);
+          ++ordinal;
+          ++ordinals[t.comm];
+        }
+        if (ins.tasks.size() > 1)
+          ins.staging.assign(1, std::vector<char>(static_cast<size_t>(
+                                    packed * byteWidth(buffer(t.buffer)->dtype))));
+      }
       break;
     case TaskType::Copy:
     case TaskType::Send:
@@ -356,6 +415,37 @@ std::string RankExecutor::runCollective(const PlanTask &t) {
   return "unknown collective";
 }
 
+std::string RankExecutor::runFusedAllReduce(const Instr &ins) {
+  const std::vector<PlanTask> &tasks = mine->tasks;
+  const PlanTask &first = tasks[ins.tasks[0]];
+  const Communicator *c = plan_->findCommunicator(first.comm);
+  const DType dtype = buffer(first.buffer)->dtype;
+  char *packed = const_cast<char *>(ins.staging[0].data());
+  size_t at = 0;
+  for (size_t k : ins.tasks) {
+    const PlanBuffer *b = buffer(tasks[k].buffer);
+    std::memcpy(packed + at, data(tasks[k].buffer), static_cast<size_t>(b->bytes()));
+    at += static_cast<size_t>(b->bytes());
+  }
+  CollectiveCall call;
+  call.transport = transport_;
+  call.ranks = &c->ranks;
+  call.index = commIndex.at(first.comm);
+  call.tag = first.comm;
+  call.timeoutSeconds = options_.timeoutSeconds;
+  std::string e = allReduce(call, dtype, packed,
+                            static_cast<int64_t>(at / byteWidth(dtype)));
+  if (!e.empty())
+    return e;
+  at = 0;
+  for (size_t k : ins.tasks) {
+    const PlanBuffer *b = buffer(tasks[k].buffer);
+    std::memcpy(data(tasks[k].buffer), packed + at, static_cast<size_t>(b->bytes()));
+    at += static_cast<size_t>(b->bytes());
+  }
+  return "";
+}
+
 std::string RankExecutor::loadInputs(int64_t step) {
   for (int id : inputs) {
     const PlanBuffer &b = *buffer(id);
@@ -477,7 +567,8 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
       e = runComm(ins);
       break;
     case Instr::Kind::Collective:
-      e = runCollective(tasks[ins.tasks[0]]);
+      e = ins.tasks.size() == 1 ? runCollective(tasks[ins.tasks[0]])
+                                : runFusedAllReduce(ins);
       break;
     }
     if (!e.empty()) {
