@@ -526,7 +526,12 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
     case FaultInjection::Kind::Hang:
       std::fprintf(stderr, "soap-run: %s: hanging\n", what.c_str());
       std::fflush(stderr);
-      while (transport_->failure().empty())
+      // Until another rank gives up (bounded, for plans where none waits
+      // on this one).
+      for (auto until = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(4 * options_.timeoutSeconds));
+           transport_->failure().empty() && std::chrono::steady_clock::now() < until;)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       error = what + ": hung";
       killed = true;
