@@ -1,0 +1,147 @@
+//===- ExecMpiTest.cpp - random strategies on MPI ranks -------------------===//
+//
+// Random strategies of GPT and the CNN on 2 and 4 MPI processes (`mpirun
+// --oversubscribe soap-run`) train like one device: the losses within 1e-5
+// and the weights (soap-run --dump-weights) within 1e-5 * max|w| + 1e-7.
+// Skipped where mpirun is not installed.
+//
+//===----------------------------------------------------------------------===//
+#include "ExecTestUtil.h"
+
+#include "../Plan/PlanTestUtil.h"
+
+#include "soap/Runtime/Cpu/Blas.h"
+#include "soap/Runtime/Data.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+using namespace soap;
+using namespace soap::test;
+
+namespace {
+
+class ExecMpiTest : public ::testing::Test {
+protected:
+  ExecMpiTest() { soap::cpu::setNumThreads(1); }
+  ~ExecMpiTest() override {
+    if (!dir.empty())
+      std::system(("rm -rf " + dir).c_str());
+  }
+
+  void SetUp() override {
+    if (std::system("command -v mpirun > /dev/null 2>&1") != 0)
+      GTEST_SKIP() << "mpirun is not installed";
+    char tmpl[] = "/tmp/soap-exec-mpi-XXXXXX";
+    dir = mkdtemp(tmpl);
+  }
+
+  /// Runs `plan` on its ranks as MPI processes for `steps` steps.
+  RunResult mpiRun(const Plan &plan, int steps, const std::string &name,
+                   const std::string &extra) {
+    RunResult r;
+    std::string path = dir + "/" + name + ".json", weights = dir + "/" + name;
+    r.error = writePlanFile(path, plan);
+    if (!r.error.empty())
+      return r;
+    std::string cmd =
+        "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+        "mpirun --oversubscribe -np " +
+        std::to_string(plan.numRanks) + " " + SOAP_RUN + " " + path +
+        " --timeout 30 --print-loss --steps " + std::to_string(steps) +
+        " --dump-weights " + weights + " " + extra + " > " + weights +
+        ".out 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      std::ifstream in(weights + ".out");
+      std::stringstream ss;
+      ss << in.rdbuf();
+      r.error = "mpirun failed: " + ss.str();
+      return r;
+    }
+    std::ifstream in(weights + ".out");
+    std::string line;
+    while (std::getline(in, line)) {
+      long long s;
+      double loss;
+      if (std::sscanf(line.c_str(), "step %lld loss %lf", &s, &loss) == 2)
+        r.losses.push_back(loss);
+    }
+    for (const PlanWeight &w : plan.weights) {
+      runtime::NpyArray a;
+      r.error = a.open(weights + "/" + w.name + ".npy");
+      if (!r.error.empty())
+        return r;
+      std::vector<float> &v = r.weights[w.name];
+      for (int64_t i = 0; i < a.numElements(); ++i)
+        v.push_back(static_cast<float>(a.at(i)));
+    }
+    return r;
+  }
+
+  void check(const std::string &model, const Model &m,
+             runtime::SessionOptions session) {
+    ASSERT_EQ(m.error, "");
+    Expected<Plan> one =
+        buildPlan(m.graph, singleDeviceStrategy(m.graph), 1, m.options);
+    ASSERT_TRUE(one) << one.error();
+    RunResult ref = runSession(*one, 3, session);
+    ASSERT_EQ(ref.error, "");
+    for (int64_t ranks : {2, 4})
+      for (int seed = 1; seed <= 2; ++seed) {
+        SCOPED_TRACE("random " + std::to_string(seed) + " on " +
+                     std::to_string(ranks));
+        std::mt19937 rng(7000 * ranks + seed);
+        Expected<Plan> p =
+            buildPlan(m.graph, randomStrategy(m.graph, ranks, rng), ranks,
+                      m.options);
+        ASSERT_TRUE(p) << p.error();
+        RunResult r = mpiRun(*p, 3,
+                             "r" + std::to_string(ranks) + "s" + std::to_string(seed),
+                             "--seed " + std::to_string(session.run.seed));
+        ASSERT_EQ(r.error, "");
+        ASSERT_EQ(r.losses.size(), 3u);
+        double worstLoss = 0, worstWeight = 0;
+        for (size_t s = 0; s < 3; ++s) {
+          double rel = std::abs(r.losses[s] - ref.losses[s]) /
+                       std::abs(ref.losses[s]);
+          worstLoss = std::max(worstLoss, rel);
+          EXPECT_LE(rel, 1e-5) << "step " << s + 1;
+        }
+        for (const auto &[name, w] : ref.weights) {
+          auto [err, scale] = errorAndScale(r.weights[name], w);
+          EXPECT_LE(err, kRelative * scale + kAbsolute) << name;
+          if (scale > 1e-4)
+            worstWeight = std::max(worstWeight, err / scale);
+        }
+        std::printf("[mpi] %-5s random %d on %lld MPI ranks: loss rel %.2e, "
+                    "weights rel %.2e\n",
+                    model.c_str(), seed,
+                    static_cast<long long>(ranks), worstLoss, worstWeight);
+      }
+  }
+
+  std::string dir;
+  mlir::MLIRContext context;
+};
+
+TEST_F(ExecMpiTest, GptRandomStrategies) {
+  check("gpt",
+        zooModel(context, "gpt",
+                 {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"},
+                  {"seq", "8"}, {"vocab", "64"}, {"batch", "4"}}),
+        {});
+}
+
+TEST_F(ExecMpiTest, CnnRandomStrategies) {
+  // Seed 1: see ExecSemanticsTest.Cnn (seed 0 has a max-pooling near-tie).
+  runtime::SessionOptions o;
+  o.run.seed = 1;
+  check("cnn", fileModel(context, "docs/examples/cnn.mlir"), o);
+}
+
+} // namespace
