@@ -163,7 +163,7 @@ public:
   }
 
   void fail(const std::string &message) override {
-    std::fprintf(stderr, "soap-run: %s\n", message.c_str());
+    std::fprintf(stderr, "soap-run: error: %s\n", message.c_str());
     std::fprintf(stderr, "soap-run: rank %d: aborting every rank (MPI_Abort)\n",
                  me);
     std::fflush(stderr);

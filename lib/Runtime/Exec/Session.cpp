@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <condition_variable>
+#include <exception>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -45,7 +46,14 @@ struct Session::Impl {
         seen = generation;
         mine = job;
       }
-      std::string e = mine(*executors[r]);
+      std::string e;
+      try {
+        e = mine(*executors[r]);
+      } catch (const std::exception &x) {
+        e = "rank " + std::to_string(executors[r]->rank()) +
+            ": unexpected error: " + x.what();
+        transports[r]->fail(e);
+      }
       {
         std::lock_guard<std::mutex> lock(mutex);
         results[r] = std::move(e);
@@ -107,8 +115,14 @@ std::unique_ptr<Session> Session::create(Plan plan,
   s->plan_ = std::move(plan);
   s->options_ = options;
   error = s->init();
-  if (!error.empty())
+  if (!error.empty()) {
+    // Under MPI the other ranks may be waiting for this one already: end
+    // the job now rather than at their timeout.
+    if (s->impl && !s->impl->transports.empty() &&
+        std::strcmp(s->impl->transports[0]->kind(), "mpi") == 0)
+      s->impl->transports[0]->fail(error);
     return nullptr;
+  }
   return s;
 }
 
