@@ -40,7 +40,9 @@ struct RankExecutor::Instr {
   enum class Kind { Local, Group, Collective } kind = Kind::Local;
   Thunk run;                        ///< Local
   std::vector<size_t> tasks;        ///< Group / Collective: task indices
-  std::vector<std::vector<char>> staging; ///< Group: per task (when needed)
+  /// Group: per task, packed data (when needed); fused all-reduce: the
+  /// packed buffers. Scratch that running the instruction writes.
+  mutable std::vector<std::vector<char>> staging;
   std::string stage;
 };
 
@@ -337,7 +339,7 @@ std::string RankExecutor::runComm(const Instr &ins) {
   const std::vector<PlanTask> &tasks = mine->tasks;
   std::vector<Request> requests;
   std::string error;
-  auto &staging = const_cast<std::vector<std::vector<char>> &>(ins.staging);
+  std::vector<std::vector<char>> &staging = ins.staging;
   for (size_t k = 0; k < ins.tasks.size() && error.empty(); ++k) {
     const PlanTask &t = tasks[ins.tasks[k]];
     if (t.type == TaskType::Copy)
@@ -420,7 +422,7 @@ std::string RankExecutor::runFusedAllReduce(const Instr &ins) {
   const PlanTask &first = tasks[ins.tasks[0]];
   const Communicator *c = plan_->findCommunicator(first.comm);
   const DType dtype = buffer(first.buffer)->dtype;
-  char *packed = const_cast<char *>(ins.staging[0].data());
+  char *packed = ins.staging[0].data();
   size_t at = 0;
   for (size_t k : ins.tasks) {
     const PlanBuffer *b = buffer(tasks[k].buffer);
