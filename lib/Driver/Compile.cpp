@@ -260,11 +260,13 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   Strategy best = mcmc.best;
   // Never return worse than a start (a chain may have been cut by the
   // budget before it improved on a baseline).
+  double bestObjective = mcmc.bestCost;
   for (const McmcChainStart &s : starts) {
     Expected<SimResult> r = simulate(s.strategy);
-    Expected<SimResult> rb = simulate(best);
-    if (r && rb && objective(*r, machine) < objective(*rb, machine))
+    if (r && objective(*r, machine) < bestObjective) {
+      bestObjective = objective(*r, machine);
       best = s.strategy;
+    }
   }
   result.search = std::move(mcmc);
   return finish(std::move(best), "search");

@@ -92,15 +92,17 @@ struct ApplyStrategyPass
         validateStrategy(strategy, *graph, n, d, /*machineFingerprint=*/"");
     func::FuncOp func = module.lookupSymbol<func::FuncOp>(graph->modelName);
     if (!problems.empty()) {
+      // Locate each problem at its op when the message names one (graph op
+      // i is the function's i-th compute op).
+      SmallVector<Operation *> computeOps;
+      for (Operation &op : func.getBody().front())
+        if (isa<ParallelizableOpInterface>(op))
+          computeOps.push_back(&op);
       for (const std::string &p : problems) {
-        // Locate each problem at its op when the message names one.
         Operation *at = func;
         for (size_t i = 0; i < graph->ops.size(); ++i)
           if (p.find("op '" + graph->ops[i].name + "'") != std::string::npos) {
-            unsigned ordinal = 0;
-            for (Operation &op : func.getBody().front())
-              if (isa<ParallelizableOpInterface>(op) && ordinal++ == i)
-                at = &op;
+            at = computeOps[i];
             break;
           }
         at->emitError("strategy '") << strategyFile << "': " << p;

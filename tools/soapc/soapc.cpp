@@ -204,11 +204,13 @@ int main(int argc, char **argv) {
 
   soap::StrategyFile file =
       soap::makeStrategyFile(*graph, *machine, *result, options);
-  if (emit == Emit::Plan) {
-    // The strategy on the IR, then the lowering pass writes the plan.
+  // The IR outputs start from the model with the strategy attached.
+  if (emit == Emit::Ir || emit == Emit::Shard || emit == Emit::Plan) {
     auto func = (*module)->lookupSymbol<func::FuncOp>(graph->modelName);
     if (failed(soap::applyStrategy(func, file)))
       return 1;
+  }
+  if (emit == Emit::Plan) {
     soap::SoapLowerToPlanOptions lower;
     lower.output = outputPath;
     lower.entry = graph->modelName;
@@ -248,9 +250,6 @@ int main(int argc, char **argv) {
   }
   case Emit::Ir:
   case Emit::Shard: {
-    auto func = (*module)->lookupSymbol<func::FuncOp>(graph->modelName);
-    if (failed(soap::applyStrategy(func, file)))
-      return 1;
     if (emit == Emit::Shard) {
       PassManager pm(&context);
       pm.addPass(soap::createSoapExportShard());
