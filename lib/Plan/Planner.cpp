@@ -415,33 +415,7 @@ private:
 //===----------------------------------------------------------------------===//
 
 std::string Builder::checkSupported(int i) {
-  const OpNode &op = g.ops[i];
-  const ShardGrid &grid = grids[i];
-  for (size_t d = 0; d < op.dims.size(); ++d) {
-    if (grid.degree[d] <= 1)
-      continue;
-    if (op.kind == "lstm" && op.dims[d].name == "hidden")
-      return "op '" + op.name +
-             "' (lstm): splitting 'hidden' needs the hidden state gathered "
-             "every time step, which the plan's kernels cannot do yet (split "
-             "'batch' instead)";
-  }
-  if (op.kind == "conv2d" && op.operands.size() >= 2) {
-    int64_t groups = attributeInt(op.attributes, "groups", 1);
-    int64_t o = op.operands[1].tensor.shape[0];
-    for (size_t d = 0; d < op.dims.size(); ++d) {
-      if (op.dims[d].name != "cout" || grid.degree[d] <= 1 || groups <= 1)
-        continue;
-      int64_t perShard = o / grid.degree[d], perGroup = o / groups;
-      if (perShard % perGroup != 0 && perGroup % perShard != 0)
-        return "op '" + op.name + "' (conv2d): a 'cout' split of degree " +
-               std::to_string(grid.degree[d]) + " cuts its " +
-               std::to_string(groups) +
-               " groups unevenly (each shard must hold whole groups or part "
-               "of one)";
-    }
-  }
-  return "";
+  return unsupportedSplit(g.ops[i], grids[i].degree);
 }
 
 std::string Builder::setup(int &failed) {

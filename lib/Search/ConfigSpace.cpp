@@ -1,5 +1,6 @@
 //===- ConfigSpace.cpp - the parallel configs an op may take --------------===//
 #include "soap/Search/ConfigSpace.h"
+#include "soap/Simulator/ShardingRules.h"
 
 #include <algorithm>
 #include <set>
@@ -51,6 +52,12 @@ std::vector<ParallelConfig> enumerateConfigs(const OpNode &op,
     for (int64_t id : c.deviceIds())
       key.push_back(id);
     if (!seenPlacements.insert(key).second)
+      return;
+    // Only configs the plan's kernels can run: a searched strategy lowers.
+    std::vector<int64_t> perDim;
+    for (const ParallelDim &d : op.dims)
+      perDim.push_back(c.degree(d.name));
+    if (!unsupportedSplit(op, perDim).empty())
       return;
     if (o.keep && !o.keep(opIndex, c))
       return;

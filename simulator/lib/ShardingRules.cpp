@@ -29,6 +29,37 @@ static size_t findValue(const std::string &attrs, const std::string &name) {
   return std::string::npos;
 }
 
+std::string unsupportedSplit(const OpNode &op, const std::vector<int64_t> &degree) {
+  for (size_t d = 0; d < op.dims.size() && d < degree.size(); ++d) {
+    if (degree[d] <= 1)
+      continue;
+    // The simulator models this split (a per-step gather of the hidden
+    // state), but the LSTM kernels run the whole sequence in one call and
+    // the gate columns of a hidden slice are not contiguous in the weights.
+    if (op.kind == "lstm" && op.dims[d].name == "hidden")
+      return "op '" + op.name +
+             "' (lstm): splitting 'hidden' needs the hidden state gathered "
+             "every time step, which the plan's kernels cannot do yet (split "
+             "'batch' instead)";
+  }
+  if (op.kind == "conv2d" && op.operands.size() >= 2) {
+    int64_t groups = attributeInt(op.attributes, "groups", 1);
+    int64_t o = op.operands[1].tensor.shape[0];
+    for (size_t d = 0; d < op.dims.size() && d < degree.size(); ++d) {
+      if (op.dims[d].name != "cout" || degree[d] <= 1 || groups <= 1)
+        continue;
+      int64_t perShard = o / degree[d], perGroup = o / groups;
+      if (perShard % perGroup != 0 && perGroup % perShard != 0)
+        return "op '" + op.name + "' (conv2d): a 'cout' split of degree " +
+               std::to_string(degree[d]) + " cuts its " +
+               std::to_string(groups) +
+               " groups unevenly (each shard must hold whole groups or part "
+               "of one)";
+    }
+  }
+  return "";
+}
+
 int64_t attributeInt(const std::string &attrs, const std::string &name,
                      int64_t dflt) {
   size_t p = findValue(attrs, name);

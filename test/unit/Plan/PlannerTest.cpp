@@ -21,6 +21,7 @@
 //   holding the replicas.
 //
 //===----------------------------------------------------------------------===//
+#include "soap/Driver/Compile.h"
 #include "soap/Graph/Extract.h"
 #include "soap/Import/Zoo.h"
 #include "soap/Plan/Planner.h"
@@ -37,6 +38,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
@@ -370,6 +372,59 @@ TEST_F(PlannerTest, ZooBaselines) {
     }
   }
   EXPECT_GE(plans, static_cast<int>(zooCases().size()) * 3);
+}
+
+TEST_F(PlannerTest, ZooSearchedStrategies) {
+  // soapc's pipeline: the search (DP start + MCMC, fixed seed and iteration
+  // count) on a small machine, then the plan of what it found. Batch sizes
+  // are raised so that the search has a reason to parallelize.
+  struct Machine {
+    const char *preset;
+    MachineOverrides shape;
+  } machines[] = {{"p100", {1, {}}}, {"k80", {2, 2}}};
+  int plans = 0, parallel = 0;
+  for (const Machine &m : machines) {
+    auto machine = MachineModel::loadPreset(m.preset, m.shape);
+    ASSERT_TRUE(machine.ok()) << machine.error();
+    CostModel cost(*machine);
+    const int64_t ranks = machine->numDevices();
+    for (const ZooCase &zc : zooCases()) {
+      ZooCase c = zc;
+      for (auto &[k, v] : c.options)
+        if (k == "batch")
+          v = "16";
+      SCOPED_TRACE(std::string(m.preset) + " " + c.model);
+      OpGraph g = graphOf(c);
+      ASSERT_FALSE(g.ops.empty());
+      CompileOptions o;
+      o.seed = 3;
+      o.threads = 1;
+      o.iterationsPerChain = 400;
+      o.budgetSeconds = 0;
+      auto r = compile(g, cost, o);
+      ASSERT_TRUE(r.ok()) << r.error();
+      ASSERT_EQ(r->origin, "search");
+      PlanOptions po;
+      po.devicesPerNode = machine->devicesPerNode;
+      Expected<Plan> plan = buildPlan(g, r->strategy, ranks, po);
+      ASSERT_TRUE(plan) << plan.error();
+      checkInvariants(g, r->strategy, ranks, *plan, /*roundTrip=*/false);
+      ++plans;
+      for (const ParallelConfig &pc : r->strategy.configs)
+        if (pc.numDevices() > 1) {
+          ++parallel;
+          break;
+        }
+      if (HasFatalFailure())
+        return;
+    }
+  }
+  std::printf("searched strategies: %d plans, %d split some op\n", plans,
+              parallel);
+  EXPECT_EQ(plans, 2 * static_cast<int>(zooCases().size()));
+  // Most searched strategies split something (a test of lowering, not of
+  // the search, but single-device plans would check little).
+  EXPECT_GE(parallel, plans / 2) << parallel << " of " << plans;
 }
 
 //===----------------------------------------------------------------------===//

@@ -60,6 +60,11 @@ struct OpShardingRule {
 /// The rule of an op, from its kind, shapes and attributes.
 OpShardingRule shardingRule(const OpNode &op);
 
+/// Why the plan's kernels cannot run `op` split with these degrees (one per
+/// op dim), or "" when they can. The planner refuses such configs and the
+/// search does not offer them, so that every searched strategy lowers.
+std::string unsupportedSplit(const OpNode &op, const std::vector<int64_t> &degree);
+
 /// Half-open interval of one axis held by shard coordinate `i` of a dim of
 /// `dimSize` split `degree` ways (equal parts, floor boundaries), through
 /// the axis window when there is one, clipped to [0, axisSize).
