@@ -366,6 +366,10 @@ OpShardingRule shardingRule(const OpNode &op) {
       setAxis(op, operand(3), "hidden", 0);
     rule.recurrentDim = dimIndex(op, "hidden");
     rule.recurrentSteps = rank(0) >= 2 ? op.operands[0].tensor.shape[1] : 0;
+  } else if (k == "softmax_cross_entropy" && n >= 3) {
+    // The class weights [C] are whole on every shard (the generic rule
+    // would split them along a batch of the same size).
+    operand(2) = blank(op, op.operands[2].tensor);
   } else if (k == "experts" && n >= 5) {
     // Tokens split by batch and whole along `expert`; the expert weights
     // split by expert; the output is a partial sum over the expert shards.

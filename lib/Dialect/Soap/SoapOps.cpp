@@ -905,10 +905,11 @@ static LogicalResult inferBinary(const Checker &c, Value lhs, Value rhs,
   return success();
 }
 
-/// Backward FLOPs per result element: add/sub pass the gradient through (the
-/// count covers the sum over broadcast axes); mul needs a product per
-/// operand; div a quotient and, for the divisor, three more.
-#define SOAP_BINARY_OP(OP, BWD)                                                \
+/// FLOPs per result element. Forward: 1, pow 3 (exp(b log a)). Backward:
+/// add/sub pass the gradient through (the count covers the sum over
+/// broadcast axes); mul needs a product per operand; div a quotient and, for
+/// the divisor, three more; pow b a^(b-1) dy and a^b log(a) dy.
+#define SOAP_BINARY_OP(OP, FWD, BWD)                                           \
   LogicalResult OP::inferReturnTypes(MLIRContext *,                            \
                                      std::optional<Location> loc,              \
                                      Adaptor adaptor,                          \
@@ -919,12 +920,13 @@ static LogicalResult inferBinary(const Checker &c, Value lhs, Value rhs,
   SmallVector<ParallelDim> OP::getParallelDims() {                             \
     return elementwiseDims(getResult());                                       \
   }                                                                            \
-  int64_t OP::getForwardFlops() { return numel(getResult()); }                 \
+  int64_t OP::getForwardFlops() { return FWD * numel(getResult()); }           \
   int64_t OP::getBackwardFlops() { return BWD * numel(getResult()); }
-SOAP_BINARY_OP(AddOp, 1)
-SOAP_BINARY_OP(SubOp, 1)
-SOAP_BINARY_OP(MulOp, 2)
-SOAP_BINARY_OP(DivOp, 4)
+SOAP_BINARY_OP(AddOp, 1, 1)
+SOAP_BINARY_OP(SubOp, 1, 1)
+SOAP_BINARY_OP(MulOp, 1, 2)
+SOAP_BINARY_OP(DivOp, 1, 4)
+SOAP_BINARY_OP(PowOp, 3, 6)
 #undef SOAP_BINARY_OP
 
 LogicalResult
@@ -1385,22 +1387,45 @@ LogicalResult SoftmaxCrossEntropyOp::inferReturnTypes(
                    Type(*labels));
   if (!labels->getElementType().isInteger())
     return c.error("labels must be integer class indices");
-  results.push_back(RankedTensorType::get({}, logits->getElementType()));
+  if (Value w = adaptor.getWeight()) {
+    auto weight = c.tensor(w, "weight");
+    if (failed(weight) || failed(c.sameElementType(*logits, *weight, "weight")))
+      return failure();
+    int64_t classes = logits->getShape().back();
+    if (weight->getRank() != 1 || weight->getDimSize(0) != classes)
+      return c.error("weight must be [", classes,
+                     "] (one weight per class), got ", Type(*weight));
+  }
+  StringRef reduction = adaptor.getReduction();
+  if (reduction == "none")
+    results.push_back(
+        RankedTensorType::get(labels->getShape(), logits->getElementType()));
+  else if (reduction == "mean" || reduction == "sum")
+    results.push_back(RankedTensorType::get({}, logits->getElementType()));
+  else
+    return c.error("reduction must be \"mean\", \"sum\" or \"none\", got \"",
+                   reduction, "\"");
   return success();
+}
+
+bool SoftmaxCrossEntropyOp::hasWeightedMean() {
+  return getReduction() == "mean" && (getWeight() || getIgnoreIndex());
 }
 
 SmallVector<ParallelDim> SoftmaxCrossEntropyOp::getParallelDims() {
   auto s = shapeOf(getLogits());
-  if (s.size() < 2)
+  // The weighted mean divides by a sum over every shard's labels.
+  if (s.size() < 2 || hasWeightedMean())
     return {};
-  return {{"batch", DimTag::Sample, s[0], -1}};
+  return {{"batch", DimTag::Sample, s[0], getReduction() == "none" ? 0 : -1}};
 }
 // log-softmax (6 per logit) and the pick; backward: softmax minus one-hot.
+// Class weights: a product per position, forward and backward.
 int64_t SoftmaxCrossEntropyOp::getForwardFlops() {
-  return 6 * numel(getLogits());
+  return 6 * numel(getLogits()) + (getWeight() ? numel(getLabels()) : 0);
 }
 int64_t SoftmaxCrossEntropyOp::getBackwardFlops() {
-  return 2 * numel(getLogits());
+  return 2 * numel(getLogits()) + (getWeight() ? numel(getLabels()) : 0);
 }
 
 LogicalResult

@@ -65,14 +65,10 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
       {"negative-step", "Slice with a negative step on a runtime tensor"},
       {"empty-tensor", "an op would produce a zero-size piece (Split sizes "
                        "of 0, a Gather of no index)"},
-      {"pow-exponent", "Pow with an exponent other than a known scalar in "
-                       "{-1, -0.5, 0.5, 1, 2, 3}"},
       {"lstm-variant", "LSTM with direction reverse or bidirectional, "
                        "peepholes, sequence_lens shorter than the sequence, "
                        "non-zero initial states, non-default activations, "
                        "clip or input_forget"},
-      {"loss-variant", "SoftmaxCrossEntropyLoss with class weights, "
-                       "ignore_index or reduction 'none'"},
       {"gather-variant", "Gather with runtime indices that is not an "
                          "embedding (axis 0 of a 2-D float table), or with "
                          "more than 64 known indices on a runtime tensor"},

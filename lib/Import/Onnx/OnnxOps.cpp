@@ -1140,9 +1140,11 @@ static LogicalResult convertPow(Im &im) {
   auto all = foldableInputs(im, ins);
   if (failed(all))
     return failure();
-  if (*all && ins[0]->isFloat() && failed(checkBroadcast(im, ins)))
+  // Known inputs fold, integer bases too (the result has the base's type,
+  // as numpy.power(x, y).astype(x.dtype)).
+  if (*all && failed(checkBroadcast(im, ins)))
     return failure();
-  if (*all && ins[0]->isFloat())
+  if (*all)
     return im.setOutput(
         0, foldElementwise(
                ins, ins[0]->dtype,
@@ -1194,10 +1196,32 @@ static LogicalResult convertPow(Im &im) {
       return failure();
     return done(im.create<DivOp>({im.scalarConstant(*x, 1.0), *r}));
   }
-  if (!exponent)
-    return im.limitation("pow-exponent", "the exponent is not a known scalar");
-  return im.limitation("pow-exponent", "exponent " + std::to_string(*exponent) +
-                                           " has no soap equivalent");
+  // Any other exponent: soap.pow. A known exponent (of any number type)
+  // becomes a constant of the base's element type.
+  Value e;
+  if (im.isFoldable(1)) {
+    auto known = im.knownInput(1);
+    if (failed(known))
+      return failure();
+    auto c = im.constant((*known)->castTo(im.inputDType(0)));
+    if (failed(c))
+      return failure();
+    e = *c;
+  } else {
+    if (failed(im.requireFloat(1)))
+      return failure();
+    if (im.inputDType(1) != im.inputDType(0))
+      return im.limitation("cast", "the exponent is " +
+                                       dtypeName(im.inputDType(1)) +
+                                       " and the base " +
+                                       dtypeName(im.inputDType(0)) +
+                                       ": soap.pow takes one element type");
+    auto v = im.valueOf(1);
+    if (failed(v))
+      return failure();
+    e = *v;
+  }
+  return done(im.create<PowOp>({*x, e}));
 }
 
 //===----------------------------------------------------------------------===//
@@ -2156,13 +2180,9 @@ static LogicalResult convertLSTM(Im &im) {
 static LogicalResult convertSoftmaxCrossEntropyLoss(Im &im) {
   if (failed(im.requireFloat(0)))
     return failure();
-  if (im.hasInput(2))
-    return im.limitation("loss-variant", "class weights");
-  if (im.hasAttr("ignore_index"))
-    return im.limitation("loss-variant", "ignore_index");
   std::string reduction = im.attrString("reduction", "mean");
-  if (reduction != "mean" && reduction != "sum")
-    return im.limitation("loss-variant", "reduction '" + reduction + "'");
+  if (reduction != "mean" && reduction != "sum" && reduction != "none")
+    return im.nodeError() << "unknown reduction '" << reduction << "'";
   int32_t labelType = im.inputDType(1);
   if (labelType != kInt32 && labelType != kInt64)
     return im.limitation("dtype", "labels of type " + dtypeName(labelType));
@@ -2181,19 +2201,29 @@ static LogicalResult convertSoftmaxCrossEntropyLoss(Im &im) {
   auto logits = im.transpose(*x, perm, "classes_last");
   if (failed(logits))
     return failure();
-  auto loss = im.create<SoftmaxCrossEntropyOp>(
-      {*logits, *labels}, {}, reduction == "sum" ? "mean" : "");
+  SmallVector<Value> operands = {*logits, *labels};
+  if (im.hasInput(2)) {
+    // Class weights are data, not trainable: a known tensor is a constant.
+    if (failed(im.requireFloat(2)))
+      return failure();
+    auto known = im.knownInput(2);
+    if (failed(known))
+      return failure();
+    auto w = *known ? im.constant(**known) : im.valueOf(2);
+    if (failed(w))
+      return failure();
+    operands.push_back(*w);
+  }
+  SmallVector<NamedAttribute> attrs;
+  if (reduction != "mean")
+    attrs.push_back(im.namedAttr(
+        "reduction", StringAttr::get(im.getContext(), reduction)));
+  if (im.hasAttr("ignore_index"))
+    attrs.push_back(im.i64Attr("ignore_index", im.attrInt("ignore_index", 0)));
+  auto loss = im.create<SoftmaxCrossEntropyOp>(operands, attrs);
   if (failed(loss))
     return failure();
-  Value out = *loss;
-  if (reduction == "sum") {
-    auto s = im.create<MulOp>(
-        {out, im.scalarConstant(out, shapeNumElements(im.inputShape(1)))});
-    if (failed(s))
-      return failure();
-    out = *s;
-  }
-  if (failed(im.setOutput(0, out)))
+  if (failed(im.setOutput(0, *loss)))
     return failure();
   // Output 1: the log-probabilities, [N, C, d1, ...].
   if (!im.outputUsed(1))

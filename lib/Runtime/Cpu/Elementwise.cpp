@@ -163,8 +163,10 @@ template <binary::Kind K> inline float op(float a, float b) {
     return a - b;
   else if constexpr (K == binary::Kind::Mul)
     return a * b;
-  else
+  else if constexpr (K == binary::Kind::Div)
     return a / b;
+  else
+    return std::pow(a, b);
 }
 
 template <binary::Kind K>
@@ -203,8 +205,12 @@ inline float partial(float a, float b, float dy) {
     return WrtA ? dy : -dy;
   else if constexpr (K == binary::Kind::Mul)
     return WrtA ? dy * b : dy * a;
-  else
+  else if constexpr (K == binary::Kind::Div)
     return WrtA ? dy / b : -dy * a / (b * b);
+  else if constexpr (WrtA)
+    return b == 0.0f ? 0.0f : dy * b * std::pow(a, b - 1.0f);
+  else
+    return a == 0.0f ? 0.0f : dy * std::pow(a, b) * std::log(a);
 }
 
 /// Accumulates the gradient of one operand (`self`, wrtA says which).
@@ -275,6 +281,8 @@ void binary::forward(Kind kind, ConstFloatView a, ConstFloatView b,
     return binaryForward<Kind::Mul>(a, b, y);
   case Kind::Div:
     return binaryForward<Kind::Div>(a, b, y);
+  case Kind::Pow:
+    return binaryForward<Kind::Pow>(a, b, y);
   }
 }
 
@@ -296,6 +304,8 @@ void binary::backward(Kind kind, ConstFloatView a, ConstFloatView b,
     return both(std::integral_constant<Kind, Kind::Mul>());
   case Kind::Div:
     return both(std::integral_constant<Kind, Kind::Div>());
+  case Kind::Pow:
+    return both(std::integral_constant<Kind, Kind::Pow>());
   }
 }
 

@@ -117,7 +117,8 @@ const std::map<std::string, binary::Kind> &binaries() {
       {"add", binary::Kind::Add},
       {"sub", binary::Kind::Sub},
       {"mul", binary::Kind::Mul},
-      {"div", binary::Kind::Div}};
+      {"div", binary::Kind::Div},
+      {"pow", binary::Kind::Pow}};
   return m;
 }
 const std::map<std::string, reduce::Kind> &reductions() {
@@ -571,19 +572,33 @@ std::string bindKernel(const PlanTask &t,
     return done();
   }
   if (k == "softmax_cross_entropy") {
-    int64_t count = b.ai("global_count", 0);
+    // Operands: logits, labels and the optional class weights (backward:
+    // then the loss gradient).
+    softmax_cross_entropy::Options o;
+    o.globalCount = b.ai("global_count", 0);
+    std::string red = b.as("reduction");
+    o.reduction = red == "sum"    ? softmax_cross_entropy::Reduction::Sum
+                  : red == "none" ? softmax_cross_entropy::Reduction::None
+                                  : softmax_cross_entropy::Reduction::Mean;
+    if (red != "" && red != "mean" && red != "sum" && red != "none")
+      return "unknown softmax_cross_entropy reduction '" + red + "'";
+    o.hasIgnoreIndex = b.attr("ignore_index") != nullptr;
+    o.ignoreIndex = b.ai("ignore_index", 0);
+    bool hasWeight = t.inputs.size() >= (fwd ? 3u : 4u);
     auto logits = b.cv(b.in(0));
     auto labels = b.iv(b.in(1));
+    ConstFloatView weight = hasWeight ? b.cv(b.in(2)) : ConstFloatView();
     if (fwd) {
-      float *loss = b.ptr<float>(b.out(0));
+      auto loss = b.fv(b.out(0));
       out = [=](int64_t) {
-        loss[0] = softmax_cross_entropy::forward(logits, labels, count);
+        softmax_cross_entropy::forward(logits, labels, weight, o, loss);
       };
     } else {
-      const float *dl = b.ptr<float>(b.dy());
+      auto dl = b.cv(b.dy());
       auto dx = b.fv(b.out(0));
+      auto dw = hasWeight ? b.fv(b.out(2)) : FloatView();
       out = [=](int64_t) {
-        softmax_cross_entropy::backward(logits, labels, dl[0], dx, count);
+        softmax_cross_entropy::backward(logits, labels, weight, o, dl, dx, dw);
       };
     }
     return done();

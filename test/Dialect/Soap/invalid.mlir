@@ -867,6 +867,51 @@ func.func @sce_labels(%l: tensor<4x10xf32>, %y: tensor<10xi64>) {
 
 // -----
 
+func.func @sce_weight_shape(%l: tensor<4x10xf32>, %y: tensor<4xi64>, %w: tensor<4xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.softmax_cross_entropy' op weight must be [10] (one weight per class), got 'tensor<4xf32>'}}
+  %0 = soap.softmax_cross_entropy %l, %y, %w : (tensor<4x10xf32>, tensor<4xi64>, tensor<4xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @sce_weight_type(%l: tensor<4x10xf32>, %y: tensor<4xi64>, %w: tensor<10xf64>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.softmax_cross_entropy' op weight element type 'f64' differs from the input's 'f32'}}
+  %0 = soap.softmax_cross_entropy %l, %y, %w : (tensor<4x10xf32>, tensor<4xi64>, tensor<10xf64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @sce_reduction(%l: tensor<4x10xf32>, %y: tensor<4xi64>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.softmax_cross_entropy' op reduction must be "mean", "sum" or "none", got "max"}}
+  %0 = soap.softmax_cross_entropy %l, %y {reduction = "max"} : (tensor<4x10xf32>, tensor<4xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @sce_none_type(%l: tensor<4x10xf32>, %y: tensor<4xi64>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.softmax_cross_entropy' op inferred type(s) 'tensor<4xf32>' are incompatible with return type(s) of operation 'tensor<f32>'}}
+  %0 = soap.softmax_cross_entropy %l, %y {reduction = "none"} : (tensor<4x10xf32>, tensor<4xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @pow_broadcast(%a: tensor<4x3xf32>, %b: tensor<2xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.pow' op shapes [4, 3] and [2] do not broadcast}}
+  %0 = soap.pow %a, %b : (tensor<4x3xf32>, tensor<2xf32>) -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
 func.func @mse_types(%p: tensor<4x1xf32>, %t: tensor<4xf32>) {
   // expected-error @+2 {{failed to infer returned types}}
   // expected-error @+1 {{'soap.mse_loss' op prediction 'tensor<4x1xf32>' and target 'tensor<4xf32>' must have the same type}}

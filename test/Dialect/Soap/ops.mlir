@@ -258,6 +258,8 @@ func.func @binary(%a: tensor<8x256xf32>, %b: tensor<256xf32>,
   // Both operands broadcast.
   // CHECK: soap.div %{{.*}}, %{{.*}} : (tensor<8x1xf32>, tensor<256xf32>) -> tensor<8x256xf32>
   %3 = soap.div %c, %b : (tensor<8x1xf32>, tensor<256xf32>) -> tensor<8x256xf32>
+  // CHECK: soap.pow %{{.*}}, %{{.*}} : (tensor<8x1xf32>, tensor<256xf32>) -> tensor<8x256xf32>
+  %pow = soap.pow %c, %b : (tensor<8x1xf32>, tensor<256xf32>) -> tensor<8x256xf32>
   return %0, %1, %2, %3 : tensor<8x256xf32>, tensor<8x256xf32>, tensor<8x256xf32>, tensor<8x256xf32>
 }
 
@@ -400,12 +402,20 @@ func.func @moe(%x: tensor<1024x512xf32>, %logits: tensor<1024x8xf32>,
 // CHECK-LABEL: func.func @losses
 func.func @losses(%logits: tensor<32x1000xf32>, %labels: tensor<32xi64>,
                   %seq: tensor<8x128x50xf32>, %tok: tensor<8x128xi32>,
+                  %cw: tensor<50xf32>,
                   %y: tensor<32x1xf32>, %t: tensor<32x1xf32>)
     -> (tensor<f32>, tensor<f32>, tensor<f32>) {
   // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}} : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
   %0 = soap.softmax_cross_entropy %logits, %labels : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
   // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}} : (tensor<8x128x50xf32>, tensor<8x128xi32>) -> tensor<f32>
   %1 = soap.softmax_cross_entropy %seq, %tok : (tensor<8x128x50xf32>, tensor<8x128xi32>) -> tensor<f32>
+  // The default reduction (mean) is not printed.
+  // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}} : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
+  %m = soap.softmax_cross_entropy %logits, %labels {reduction = "mean"} : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
+  // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}}, %{{.*}} {ignore_index = -1 : i64, reduction = "none"} : (tensor<8x128x50xf32>, tensor<8x128xi32>, tensor<50xf32>) -> tensor<8x128xf32>
+  %n = soap.softmax_cross_entropy %seq, %tok, %cw {ignore_index = -1 : i64, reduction = "none"} : (tensor<8x128x50xf32>, tensor<8x128xi32>, tensor<50xf32>) -> tensor<8x128xf32>
+  // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}}, %{{.*}} {reduction = "sum"} : (tensor<8x128x50xf32>, tensor<8x128xi32>, tensor<50xf32>) -> tensor<f32>
+  %s = soap.softmax_cross_entropy %seq, %tok, %cw {reduction = "sum"} : (tensor<8x128x50xf32>, tensor<8x128xi32>, tensor<50xf32>) -> tensor<f32>
   // CHECK: soap.mse_loss %{{.*}}, %{{.*}} : (tensor<32x1xf32>, tensor<32x1xf32>) -> tensor<f32>
   %2 = soap.mse_loss %y, %t : (tensor<32x1xf32>, tensor<32x1xf32>) -> tensor<f32>
   return %0, %1, %2 : tensor<f32>, tensor<f32>, tensor<f32>

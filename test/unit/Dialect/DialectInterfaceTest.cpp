@@ -531,14 +531,16 @@ TEST_F(DialectInterfaceTest, UnaryRank0HasNoDims) {
 
 struct BinaryCase {
   const char *name;
-  int64_t backwardPerElement;
+  int64_t forwardPerElement, backwardPerElement;
 };
 
 TEST_F(DialectInterfaceTest, BinaryOpsBroadcast) {
-  // One FLOP per result element forward. Backward: add and sub pass the
-  // gradient (1, with the sum over the broadcast axis), mul needs a product
-  // per operand (2), div a quotient and three more for the divisor (4).
-  const BinaryCase cases[] = {{"add", 1}, {"sub", 1}, {"mul", 2}, {"div", 4}};
+  // One FLOP per result element forward (pow: exp(b log a), 3). Backward:
+  // add and sub pass the gradient (1, with the sum over the broadcast axis),
+  // mul needs a product per operand (2), div a quotient and three more for
+  // the divisor (4), pow b a^(b-1) dy and a^b log(a) dy (6).
+  const BinaryCase cases[] = {
+      {"add", 1, 1}, {"sub", 1, 1}, {"mul", 1, 2}, {"div", 1, 4}, {"pow", 3, 6}};
   for (const BinaryCase &c : cases) {
     SCOPED_TRACE(c.name);
     std::string ir = std::string(R"mlir(
@@ -549,7 +551,7 @@ TEST_F(DialectInterfaceTest, BinaryOpsBroadcast) {
     auto op = parse(ir, std::string("soap.") + c.name);
     ASSERT_TRUE(op);
     EXPECT_EQ(dims(op), (Dims{{"batch", S, 8, 0}, {"d1", A, 256, 1}}));
-    EXPECT_EQ(op.getForwardFlops(), 2048);
+    EXPECT_EQ(op.getForwardFlops(), c.forwardPerElement * 2048);
     EXPECT_EQ(op.getBackwardFlops(), c.backwardPerElement * 2048);
     // (8·256 + 256) · 4
     EXPECT_EQ(op.getBytesRead(), 9216);
@@ -863,6 +865,45 @@ TEST_F(DialectInterfaceTest, SoftmaxCrossEntropy) {
   ASSERT_TRUE(single);
   // one sample: no batch to split
   EXPECT_TRUE(dims(single).empty());
+
+  // Per-position losses: the batch splits the result's axis 0; class
+  // weights add a product per position.
+  auto none = parse(R"mlir(
+    func.func @f(%l: tensor<32x10xf32>, %y: tensor<32xi64>, %w: tensor<10xf32>) {
+      %0 = soap.softmax_cross_entropy %l, %y, %w {reduction = "none"} : (tensor<32x10xf32>, tensor<32xi64>, tensor<10xf32>) -> tensor<32xf32>
+      return
+    })mlir", "soap.softmax_cross_entropy");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(dims(none), (Dims{{"batch", S, 32, 0}}));
+  // 320 logits · 6 + 32 weight products; backward 320 · 2 + 32
+  EXPECT_EQ(none.getForwardFlops(), 1952);
+  EXPECT_EQ(none.getBackwardFlops(), 672);
+  // (320 + 10) · 4 + 32 · 8
+  EXPECT_EQ(none.getBytesRead(), 1576);
+  EXPECT_EQ(none.getBytesWritten(), 128);
+
+  // The sum adds partial sums like the plain mean.
+  auto sum = parse(R"mlir(
+    func.func @f(%l: tensor<32x10xf32>, %y: tensor<32xi64>) {
+      %0 = soap.softmax_cross_entropy %l, %y {ignore_index = -1 : i64, reduction = "sum"} : (tensor<32x10xf32>, tensor<32xi64>) -> tensor<f32>
+      return
+    })mlir", "soap.softmax_cross_entropy");
+  ASSERT_TRUE(sum);
+  EXPECT_EQ(dims(sum), (Dims{{"batch", S, 32, -1}}));
+
+  // The weighted mean divides by a sum over all labels: not split.
+  for (const char *attrs : {"{ignore_index = 3 : i64}", ""}) {
+    std::string ir = std::string(R"mlir(
+      func.func @f(%l: tensor<32x10xf32>, %y: tensor<32xi64>, %w: tensor<10xf32>) {
+        %0 = soap.softmax_cross_entropy %l, %y, %w )mlir") +
+                     attrs + R"mlir( : (tensor<32x10xf32>, tensor<32xi64>, tensor<10xf32>) -> tensor<f32>
+        return
+      })mlir";
+    auto mean = parse(ir, "soap.softmax_cross_entropy");
+    ASSERT_TRUE(mean);
+    EXPECT_TRUE(cast<soap::SoftmaxCrossEntropyOp>(mean.getOperation()).hasWeightedMean());
+    EXPECT_TRUE(dims(mean).empty());
+  }
 }
 
 TEST_F(DialectInterfaceTest, MseLoss) {
@@ -893,7 +934,7 @@ TEST_F(DialectInterfaceTest, EveryComputeOpIsCovered) {
       "soap.attention", "soap.lstm", "soap.relu", "soap.gelu",
       "soap.sigmoid", "soap.tanh", "soap.exp", "soap.log", "soap.neg",
       "soap.sqrt", "soap.erf", "soap.add", "soap.sub", "soap.mul",
-      "soap.div", "soap.softmax", "soap.dropout", "soap.reshape",
+      "soap.div", "soap.pow", "soap.softmax", "soap.dropout", "soap.reshape",
       "soap.flatten", "soap.transpose", "soap.concat", "soap.split",
       "soap.slice", "soap.reduce_sum", "soap.reduce_mean", "soap.reduce_max",
       "soap.topk_gate", "soap.experts", "soap.softmax_cross_entropy",

@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <set>
@@ -161,8 +162,12 @@ SweepResult sweep(const std::string &suiteDir) {
       size_t begin = pos + 13, close = diags.find(']', begin);
       id = diags.substr(begin, close - begin);
     }
-    if (!id.empty() && knownLimitations.count(id))
+    if (!id.empty() && knownLimitations.count(id)) {
       result.limitations[id].push_back(name);
+      // SOAP_SWEEP_VERBOSE=1 prints each limitation's diagnostic.
+      if (std::getenv("SOAP_SWEEP_VERBOSE"))
+        std::cout << "  " << name << ": " << diags << "\n";
+    }
     else
       result.failures.push_back(name + ":\n" + diags);
   }

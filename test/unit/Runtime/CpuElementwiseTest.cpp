@@ -154,7 +154,8 @@ Vec referenceBinary(binary::Kind k, const Vec &a, const std::vector<int64_t> &as
     double r = k == binary::Kind::Add   ? va + vb
                : k == binary::Kind::Sub ? va - vb
                : k == binary::Kind::Mul ? va * vb
-                                        : va / vb;
+               : k == binary::Kind::Div ? va / vb
+                                        : std::pow(va, vb);
     y[e] = static_cast<float>(r);
   }
   return y;
@@ -169,6 +170,9 @@ TEST_P(CpuBinary, ForwardAndBackward) {
   if (c.kind == binary::Kind::Div) // keep the divisor away from zero
     for (float &v : b)
       v = v >= 0 ? v + 0.5f : v - 0.5f;
+  if (c.kind == binary::Kind::Pow) // a positive base (log a is real)
+    for (float &v : a)
+      v = std::fabs(v) + 0.5f;
   std::vector<int64_t> ysv;
   Vec ref = referenceBinary(c.kind, a, c.a, b, c.b, ysv);
   Shape ys(ysv);
@@ -192,7 +196,8 @@ TEST_P(CpuBinary, ForwardAndBackward) {
 std::vector<BinaryCase> binaryCases() {
   std::vector<BinaryCase> cases;
   for (binary::Kind k : {binary::Kind::Add, binary::Kind::Sub,
-                         binary::Kind::Mul, binary::Kind::Div}) {
+                         binary::Kind::Mul, binary::Kind::Div,
+                         binary::Kind::Pow}) {
     cases.push_back({k, {2, 3, 4}, {2, 3, 4}}); // same shape
     cases.push_back({k, {2, 3, 4}, {4}});       // bias-like
     cases.push_back({k, {2, 3, 4}, {3, 1}});    // middle axis

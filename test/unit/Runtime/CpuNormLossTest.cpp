@@ -250,6 +250,90 @@ TEST(CpuSoftmaxCrossEntropy, BatchShardsAddUpWithTheGlobalCount) {
   EXPECT_TRUE(allClose(dParts, dWhole, 1e-7, 1e-6));
 }
 
+/// ONNX's SoftmaxCrossEntropyLoss reference (onnx/backend/test/case/node/
+/// softmaxcrossentropy.py), written out: per-position losses w_i * nll_i,
+/// reduced.
+Vec referenceWeightedLoss(const Vec &z, int64_t c,
+                          const std::vector<int64_t> &labels, const Vec *weight,
+                          const softmax_cross_entropy::Options &o) {
+  size_t n = labels.size();
+  Vec losses(n);
+  double sum = 0, wsum = 0;
+  for (size_t r = 0; r < n; ++r) {
+    int64_t l = labels[r];
+    bool ignored = o.hasIgnoreIndex && l == o.ignoreIndex;
+    double w = ignored ? 0.0 : weight ? (*weight)[l] : 1.0;
+    double nll = 0;
+    if (!ignored) {
+      double s = 0;
+      for (int64_t j = 0; j < c; ++j)
+        s += std::exp(double(z[r * c + j]));
+      nll = std::log(s) - z[r * c + l];
+    }
+    losses[r] = float(w * nll);
+    sum += w * nll;
+    wsum += w;
+  }
+  using R = softmax_cross_entropy::Reduction;
+  if (o.reduction == R::None)
+    return losses;
+  if (o.reduction == R::Sum)
+    return {float(sum)};
+  return {float(sum / (weight || o.hasIgnoreIndex ? wsum : double(n)))};
+}
+
+TEST(CpuSoftmaxCrossEntropy, WeightsIgnoreIndexAndReductions) {
+  using R = softmax_cross_entropy::Reduction;
+  int64_t c = 4;
+  Shape zs{2, 3, c}, ls{2, 3}, ws{c};
+  Vec z0 = random(zs.numel(), 125, -2.0f, 2.0f), w0 = random(c, 126, 0.2f, 1.5f);
+  // Label 3 is the ignored one where ignore_index is set.
+  std::vector<int64_t> labels{0, 3, 2, 1, 3, 2};
+  for (R red : {R::Mean, R::Sum, R::None})
+    for (bool hasWeight : {false, true})
+      for (bool ignore : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "reduction " << int(red) << " weight "
+                                        << hasWeight << " ignore " << ignore);
+        softmax_cross_entropy::Options o;
+        o.reduction = red;
+        o.hasIgnoreIndex = ignore;
+        o.ignoreIndex = 3;
+        Vec z = z0, w = w0;
+        Shape outShape = red == R::None ? ls : Shape{};
+        Vec loss(outShape.numel());
+        auto run = [&](Vec &out) {
+          softmax_cross_entropy::forward(
+              cview(z, zs), IndexView(labels.data(), ls),
+              hasWeight ? cview(w, ws) : ConstFloatView(), o, view(out, outShape));
+        };
+        run(loss);
+        Vec ref = referenceWeightedLoss(z, c, labels, hasWeight ? &w : nullptr, o);
+        EXPECT_TRUE(allClose(loss, ref, 1e-6, 1e-5));
+
+        Vec proj = random(outShape.numel(), 127, 0.5f, 1.5f);
+        auto objective = [&] {
+          Vec out(outShape.numel());
+          run(out);
+          return dot(out, proj);
+        };
+        Vec dz(z.size()), dw(c);
+        softmax_cross_entropy::backward(
+            cview(z, zs), IndexView(labels.data(), ls),
+            hasWeight ? cview(w, ws) : ConstFloatView(), o, cview(proj, outShape),
+            view(dz, zs), hasWeight ? view(dw, ws) : FloatView());
+        EXPECT_TRUE(gradientMatches(z, dz, objective, 1e-2, 2e-4));
+        if (hasWeight) {
+          EXPECT_TRUE(gradientMatches(w, dw, objective, 1e-2, 2e-4));
+        }
+        // Ignored positions get no gradient.
+        if (ignore) {
+          for (int64_t r : {1, 4})
+            for (int64_t j = 0; j < c; ++j)
+              EXPECT_EQ(dz[r * c + j], 0.0f);
+        }
+      }
+}
+
 TEST(CpuMseLoss, ForwardBackwardAndShards) {
   Shape s{4, 3};
   Vec p = random(12, 123), t = random(12, 124);

@@ -351,6 +351,7 @@ def Soap_AddOp : Soap_BinaryOp<"add", "sum">;
 def Soap_SubOp : Soap_BinaryOp<"sub", "difference">;
 def Soap_MulOp : Soap_BinaryOp<"mul", "product">;
 def Soap_DivOp : Soap_BinaryOp<"div", "quotient">;
+def Soap_PowOp : Soap_BinaryOp<"pow", "power (lhs raised to rhs)">;
 
 def Soap_SoftmaxOp : Soap_ComputeOp<"softmax", ["getBackwardFlops"]> {
   let summary = "Softmax along one axis";
@@ -576,20 +577,43 @@ def Soap_ExpertsOp : Soap_ComputeOp<"experts",
 
 def Soap_SoftmaxCrossEntropyOp : Soap_ComputeOp<"softmax_cross_entropy",
     ["getBackwardFlops"]> {
-  let summary = "Mean softmax cross-entropy of logits against class labels";
+  let summary = "Softmax cross-entropy of logits against class labels";
   let description = [{
     `logits` is `[..., C]` and `labels` is the integer tensor `[...]` of class
-    indices; the result is the mean loss, a rank-0 tensor of the logits'
-    element type. Dimensions: `batch` (sample: a split batch sums partial
-    losses).
+    indices. Position i's loss is `w_i * (logsumexp(z_i) - z_i[label_i])`,
+    where `w_i` is `weight[label_i]` with the optional class weights `weight`
+    (`[C]`, the logits' element type) and 1 without. A position whose label
+    is `ignore_index` has `w_i = 0`; a label outside `[0, C)` that is not
+    `ignore_index` contributes no loss (and weight 0 when `weight` is given).
+
+    `reduction` (ONNX's and PyTorch's): `mean` (the default) is the sum of
+    the losses divided by the sum of the `w_i` (by the position count when
+    there is neither `weight` nor `ignore_index`), `sum` their sum (both
+    rank 0), `none` the per-position losses, shaped like `labels`.
+
+    Dimensions: `batch` (sample: a split batch sums partial losses, or
+    splits the `none` result), except for `mean` with `weight` or
+    `ignore_index`, whose divisor depends on every shard's labels: that
+    form is not split.
 
     ```mlir
     %l = soap.softmax_cross_entropy %logits, %labels
         : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
+    %n = soap.softmax_cross_entropy %logits, %labels, %w
+        {ignore_index = -1 : i64, reduction = "none"}
+        : (tensor<32x10xf32>, tensor<32xi64>, tensor<10xf32>) -> tensor<32xf32>
     ```
   }];
-  let arguments = (ins Soap_FloatTensor:$logits, Soap_IndexTensor:$labels);
+  let arguments = (ins Soap_FloatTensor:$logits, Soap_IndexTensor:$labels,
+                       Optional<Soap_FloatTensor>:$weight,
+                       DefaultValuedStrAttr<StrAttr, "mean">:$reduction,
+                       OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs Soap_FloatTensor:$result);
+  let extraClassDeclaration = [{
+    /// Whether the mean divides by a data-dependent sum of weights (class
+    /// weights or ignore_index) rather than by the position count.
+    bool hasWeightedMean();
+  }];
 }
 
 def Soap_MseLossOp : Soap_ComputeOp<"mse_loss", ["getBackwardFlops"]> {

@@ -27,10 +27,12 @@ float apply(Kind kind, float x);
 float derivative(Kind kind, float x);
 } // namespace unary
 
-/// soap.add, sub, mul, div with NumPy broadcasting: y has the broadcast shape
-/// of a and b. Any of the three views may be strided.
+/// soap.add, sub, mul, div, pow with NumPy broadcasting: y has the broadcast
+/// shape of a and b. Any of the three views may be strided. pow is std::pow
+/// (a negative base with a non-integer exponent is NaN); its exponent
+/// gradient dy a^b log(a) is 0 where a = 0 (PyTorch's convention).
 namespace binary {
-enum class Kind { Add, Sub, Mul, Div };
+enum class Kind { Add, Sub, Mul, Div, Pow };
 void forward(Kind kind, ConstFloatView a, ConstFloatView b, FloatView y);
 /// da += reduce(dy * dy/da) over the axes a was broadcast along (in double),
 /// likewise db.
