@@ -316,6 +316,7 @@ Expected<MachineModel> MachineModel::parse(const std::string &text,
     r.number(*dev, p, "kernel_overhead_s", d.kernelOverhead, false, true);
     r.fraction(*dev, p, "gemm_efficiency", d.gemmEfficiency);
     r.fraction(*dev, p, "memory_efficiency", d.memoryEfficiency);
+    r.number(*dev, p, "host_link_bytes_per_s", d.hostLinkBandwidth, false);
     if (const json *src = r.field(*dev, p, "sources", false);
         src && r.object(*src, p + ".sources")) {
       for (auto it = src->begin(); it != src->end(); ++it) {
@@ -662,6 +663,8 @@ std::string MachineModel::toJson(bool withSources) const {
   dev["kernel_overhead_s"] = device.kernelOverhead;
   dev["gemm_efficiency"] = device.gemmEfficiency;
   dev["memory_efficiency"] = device.memoryEfficiency;
+  if (device.hostLinkBandwidth > 0) // optional: older fingerprints unchanged
+    dev["host_link_bytes_per_s"] = device.hostLinkBandwidth;
   if (withSources && !device.sources.empty())
     dev["sources"] = device.sources;
   doc["device"] = dev;

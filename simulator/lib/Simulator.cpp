@@ -759,8 +759,22 @@ Expected<SimResult> Simulator::simulate(const Strategy &strategy) {
       return Error{v.error()};
     picked[i] = *v;
   }
+  if (strategy.training.active()) {
+    std::string problem = checkTrainingConfig(
+        g, strategy.training, cost.machine().numDevices());
+    if (!problem.empty())
+      return Error{problem};
+  }
   chosen = picked;
   current = strategy;
+  if (!current.training.stages.empty())
+    for (int i = 0; i < numOps; ++i) {
+      std::string problem = checkStagePlacement(i, picked[i]);
+      if (!problem.empty()) {
+        ready = false;
+        return Error{problem};
+      }
+    }
   for (int i = 0; i < numOps; ++i)
     fillOpSlots(i);
   for (int e = 0; e < numEdges; ++e)
@@ -768,7 +782,7 @@ Expected<SimResult> Simulator::simulate(const Strategy &strategy) {
   ready = true;
   undo.valid = false;
   lastResult = run();
-  return lastResult;
+  return finalResult();
 }
 
 Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &config) {
@@ -779,10 +793,12 @@ Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &confi
   Expected<int> v = variantOf(op, config);
   if (!v)
     return Error{v.error()};
+  if (std::string problem = checkStagePlacement(op, *v); !problem.empty())
+    return Error{problem};
   // The same config: nothing changes.
   if (*v == chosen[op]) {
     current.configs[op] = config;
-    return lastResult;
+    return finalResult();
   }
   // Undoing the previous delta (a search rejecting its proposal): restore
   // the state before it, which was a simulation of this very strategy.
@@ -802,7 +818,7 @@ Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &confi
     endAt.swap(undo.endAt);
     lastResult = std::move(undo.result);
     undo.valid = false;
-    return lastResult;
+    return finalResult();
   }
   // Keep what the change overwrites, for an undo.
   undo.op = op;
@@ -844,7 +860,7 @@ Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &confi
   for (int e : outEdges[op])
     fillEdgeSlots(e);
   lastResult = run();
-  return lastResult;
+  return finalResult();
 }
 
 //===----------------------------------------------------------------------===//

@@ -21,6 +21,17 @@ int64_t ParallelConfig::degree(std::string_view dim) const {
   return 1;
 }
 
+const char *toString(PipelineSchedule s) {
+  return s == PipelineSchedule::GPipe ? "gpipe" : "1f1b";
+}
+
+bool TrainingConfig::anyRecompute() const {
+  for (char c : recompute)
+    if (c)
+      return true;
+  return false;
+}
+
 std::vector<int64_t> contiguousStrides(const std::vector<int64_t> &degrees) {
   std::vector<int64_t> strides(degrees.size(), 1);
   int64_t s = 1;

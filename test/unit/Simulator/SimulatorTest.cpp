@@ -14,10 +14,7 @@ using namespace soap;
 using soap::test::GraphBuilder;
 using soap::test::Value;
 
-static ParallelConfig cfg(std::vector<std::pair<std::string, int64_t>> degrees,
-                          int64_t start = 0, std::vector<int64_t> strides = {}) {
-  return ParallelConfig{std::move(degrees), start, std::move(strides)};
-}
+using soap::test::cfg;
 
 static double sumKind(const std::vector<TaskInfo> &tasks, TaskKind k,
                       bool bytes = false) {

@@ -10,6 +10,7 @@
 
 #include "soap/Graph/OpGraph.h"
 #include "soap/Simulator/MachineModel.h"
+#include "soap/Simulator/Strategy.h"
 
 #include <cstdint>
 #include <stdexcept>
@@ -201,6 +202,12 @@ inline MachineModel roundMachine(int nodes, int perNode, int nics = 1,
   if (!m)
     throw std::runtime_error(m.error());
   return m.take();
+}
+
+/// A config from degrees in listing order, a start and strides.
+inline ParallelConfig cfg(std::vector<std::pair<std::string, int64_t>> degrees,
+                          int64_t start = 0, std::vector<int64_t> strides = {}) {
+  return ParallelConfig{std::move(degrees), start, std::move(strides)};
 }
 
 } // namespace soap::test

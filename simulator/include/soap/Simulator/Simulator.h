@@ -32,6 +32,7 @@
 #include "soap/Graph/OpGraph.h"
 #include "soap/Simulator/CostModel.h"
 #include "soap/Simulator/Expected.h"
+#include "soap/Simulator/Pipeline.h"
 #include "soap/Simulator/ShardingRules.h"
 #include "soap/Simulator/Strategy.h"
 
@@ -91,6 +92,21 @@ struct SimResult {
   /// Tasks that did something.
   int64_t tasks = 0;
 
+  /// Strategy::training beyond plain SOAP (soap/Simulator/Pipeline.h):
+  /// per pipeline stage (one when there is no pipeline) its per
+  /// micro-batch times, its gradient synchronization and update after the
+  /// flush, when it ends and the micro-batches it holds at once; the
+  /// schedule's bubble fraction. Empty / 0 for plain SOAP strategies.
+  struct Stage {
+    StageTimes perMicroBatch;
+    double gradientSync = 0;
+    double update = 0;
+    double end = 0;
+    int64_t inFlight = 1;
+  };
+  std::vector<Stage> stages;
+  double bubbleFraction = 0;
+
   /// The largest peak over devices.
   int64_t maxPeakMemory() const;
 };
@@ -144,6 +160,14 @@ public:
   /// returns the last result. On error nothing changes.
   Expected<SimResult> simulateDelta(int op, const ParallelConfig &config);
 
+  /// After a successful simulate(): the current strategy's configs under
+  /// other training options (pipeline stages, micro-batches, ZeRO, offload,
+  /// recompute). The task graph is not re-run: the options are priced on
+  /// top of the last timeline (soap/Simulator/Pipeline.h), so trying many of
+  /// them for one set of configs is cheap. Equal to simulate() of the
+  /// strategy with them; on success they become current.
+  Expected<SimResult> simulateTraining(const TrainingConfig &training);
+
   /// The additive pieces of the search's dynamic program: the summed
   /// durations of op `op`'s own tasks under `config` (its kernels, the
   /// communication inside it, its gradient synchronization and update), and
@@ -190,6 +214,13 @@ private:
   void fillOpSlots(int op);
   void fillEdgeSlots(int edge);
   SimResult run();
+  /// lastResult under current.training (Pipeline.cpp); lastResult itself
+  /// when the strategy is plain SOAP.
+  SimResult finalResult() const;
+  SimResult applyTraining(const SimResult &raw) const;
+  /// "" when op `op` under variant `v` lies inside its pipeline stage's
+  /// sub-mesh (always, without stages).
+  std::string checkStagePlacement(int op, int v) const;
 
   const OpGraph &g;
   const CostModel &cost;

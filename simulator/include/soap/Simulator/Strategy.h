@@ -52,9 +52,66 @@ struct ParallelConfig {
   bool operator!=(const ParallelConfig &o) const { return !(*this == o); }
 };
 
-/// One config per op, indexed like OpGraph::ops.
+/// The order in which a pipeline stage runs its micro-batches' forward and
+/// backward passes: GPipe (every forward, then every backward) or 1F1B
+/// (PipeDream-flush / Megatron-LM: after p - s - 1 warm-up forwards, stage s
+/// alternates one forward and one backward).
+enum class PipelineSchedule { GPipe, OneFOneB };
+/// "gpipe", "1f1b".
+const char *toString(PipelineSchedule s);
+
+/// A pipeline stage: the ops [firstOp, lastOp] (indices into OpGraph::ops,
+/// contiguous in the graph's order) on the devices
+/// [firstDevice, firstDevice + numDevices), its sub-mesh. Every op of the
+/// stage is placed inside the sub-mesh by its own config.
+struct PipelineStage {
+  int firstOp = 0;
+  int lastOp = 0;
+  int64_t firstDevice = 0;
+  int64_t numDevices = 1;
+  bool operator==(const PipelineStage &o) const {
+    return firstOp == o.firstOp && lastOp == o.lastOp &&
+           firstDevice == o.firstDevice && numDevices == o.numDevices;
+  }
+};
+
+/// What a strategy chooses beyond one parallel config per op (issue 8):
+/// pipeline stages with a micro-batch count and a schedule, ZeRO-style
+/// sharding of the optimizer state (stage 1), gradients (2) and weights (3)
+/// over each weight's data-parallel group (the devices holding replicas of
+/// its shard), host offload of the optimizer state, and activation
+/// recomputation per op. The default is none of them: plain SOAP.
+struct TrainingConfig {
+  /// Empty: no pipeline (the whole graph is one stage).
+  std::vector<PipelineStage> stages;
+  /// Micro-batches per step (>= 1). Without stages, gradient accumulation.
+  int64_t microBatches = 1;
+  PipelineSchedule schedule = PipelineSchedule::OneFOneB;
+  /// 0 (none) .. 3.
+  int zeroStage = 0;
+  /// Optimizer state lives in host memory; the update runs on the host.
+  bool offloadOptimizer = false;
+  /// Per op (empty: none): its results are not kept for the backward pass
+  /// but recomputed (one more forward of the op in its backward).
+  std::vector<char> recompute;
+
+  bool pipelined() const { return stages.size() > 1 || microBatches > 1; }
+  bool anyRecompute() const;
+  /// Anything beyond plain SOAP.
+  bool active() const {
+    return pipelined() || zeroStage != 0 || offloadOptimizer || anyRecompute();
+  }
+  bool operator==(const TrainingConfig &o) const {
+    return stages == o.stages && microBatches == o.microBatches &&
+           schedule == o.schedule && zeroStage == o.zeroStage &&
+           offloadOptimizer == o.offloadOptimizer && recompute == o.recompute;
+  }
+};
+
+/// One config per op, indexed like OpGraph::ops, plus the training options.
 struct Strategy {
   std::vector<ParallelConfig> configs;
+  TrainingConfig training = {};
 };
 
 /// Row-major contiguous strides for the given degrees.
