@@ -929,6 +929,26 @@ SOAP_BINARY_OP(DivOp, 1, 4)
 SOAP_BINARY_OP(PowOp, 3, 6)
 #undef SOAP_BINARY_OP
 
+LogicalResult CastOp::verify() {
+  auto in = getInput().getType(), out = getResult().getType();
+  if (in.getShape() != out.getShape())
+    return emitOpError("result shape [")
+           << out.getShape() << "] differs from the input's ["
+           << in.getShape() << "]";
+  return success();
+}
+SmallVector<ParallelDim> CastOp::getParallelDims() {
+  return elementwiseDims(getResult());
+}
+// One conversion per element; backward converts the gradient back (none
+// when either side is an integer type).
+int64_t CastOp::getForwardFlops() { return numel(getResult()); }
+int64_t CastOp::getBackwardFlops() {
+  bool floats = isa<FloatType>(getInput().getType().getElementType()) &&
+                isa<FloatType>(getResult().getType().getElementType());
+  return floats ? numel(getResult()) : 0;
+}
+
 LogicalResult
 SoftmaxOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                             Adaptor adaptor, SmallVectorImpl<Type> &results) {

@@ -42,8 +42,6 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
       {"integer-compute", "arithmetic, activations, reductions, pooling or "
                           "products on integer runtime tensors (soap computes "
                           "on floats; integers are indices only)"},
-      {"cast", "Cast/CastLike of a runtime tensor to another element type "
-               "(soap has no cast op)"},
       {"dynamic-operand", "an operand soap needs at import time (a shape, "
                           "axes, sizes, starts/ends, an exponent, a dropout "
                           "ratio, ...) is a runtime value"},

@@ -239,6 +239,20 @@ static LogicalResult convertConstantOfShape(Im &im) {
   return im.setOutput(0, ConstTensor::splatOf(dtype, *shape, value));
 }
 
+/// soap.cast of `value` to the soap dtype `to` (its result type is the
+/// value's shape with the new element type).
+static FailureOr<Value> castValue(Im &im, Value value, int32_t to,
+                                  StringRef role) {
+  auto type = RankedTensorType::get(
+      cast<RankedTensorType>(value.getType()).getShape(),
+      dtypeToMlir(to, im.getContext()));
+  auto op = im.createOp(CastOp::getOperationName(), {value}, {}, 1, role);
+  if (failed(op))
+    return failure();
+  (*op)->getResult(0).setType(type);
+  return (*op)->getResult(0);
+}
+
 static LogicalResult castTo(Im &im, int32_t to) {
   if (im.isFoldable(0)) {
     auto known = im.knownInput(0);
@@ -251,9 +265,20 @@ static LogicalResult castTo(Im &im, int32_t to) {
   }
   if (im.inputDType(0) == to)
     return im.forwardInput(0, 0);
-  return im.limitation("cast", "casts a runtime tensor from " +
-                                   dtypeName(im.inputDType(0)) + " to " +
-                                   dtypeName(to) + "; soap has no cast op");
+  int32_t from = im.inputDType(0);
+  if (!isSoapDType(from) || !isSoapDType(to))
+    return im.limitation("dtype", "casts a runtime tensor from " +
+                                      dtypeName(from) + " to " +
+                                      dtypeName(to) + "; soap tensors hold " +
+                                      "FLOAT, FLOAT16, BFLOAT16, DOUBLE, " +
+                                      "INT32 and INT64");
+  auto x = im.valueOf(0);
+  if (failed(x))
+    return failure();
+  auto y = castValue(im, *x, to, "");
+  if (failed(y))
+    return failure();
+  return im.setOutput(0, *y);
 }
 
 static LogicalResult convertCast(Im &im) {
@@ -1208,17 +1233,17 @@ static LogicalResult convertPow(Im &im) {
       return failure();
     e = *c;
   } else {
-    if (failed(im.requireFloat(1)))
+    // A runtime exponent of another type is cast to the base's.
+    if (failed(im.requireSoapDType(1)))
       return failure();
-    if (im.inputDType(1) != im.inputDType(0))
-      return im.limitation("cast", "the exponent is " +
-                                       dtypeName(im.inputDType(1)) +
-                                       " and the base " +
-                                       dtypeName(im.inputDType(0)) +
-                                       ": soap.pow takes one element type");
     auto v = im.valueOf(1);
     if (failed(v))
       return failure();
+    if (im.inputDType(1) != im.inputDType(0)) {
+      v = castValue(im, *v, im.inputDType(0), "exponent");
+      if (failed(v))
+        return failure();
+    }
     e = *v;
   }
   return done(im.create<PowOp>({*x, e}));

@@ -571,6 +571,42 @@ std::string bindKernel(const PlanTask &t,
     }
     return done();
   }
+  if (k == "cast") {
+    // Raw buffers of any soap element type (the one op not on f32 views).
+    auto type = [](DType t) {
+      switch (t) {
+      case DType::F16:
+        return cast::Type::F16;
+      case DType::BF16:
+        return cast::Type::BF16;
+      case DType::F64:
+        return cast::Type::F64;
+      case DType::I32:
+        return cast::Type::I32;
+      case DType::I64:
+        return cast::Type::I64;
+      default:
+        return cast::Type::F32;
+      }
+    };
+    BufferRef x = b.ref(b.in(0)), y = b.ref(fwd ? b.out(0) : b.dy());
+    BufferRef dx = fwd ? BufferRef() : b.ref(b.out(0));
+    if (!fwd && (!y.meta || !dx.meta)) {
+      out = [](int64_t) {}; // no gradient crosses an integer side
+      return done();
+    }
+    if (!x.meta || !y.meta)
+      return b.problem.empty() ? "cast needs its input and result" : b.problem;
+    cast::Type xt = type(x.meta->dtype), yt = type(y.meta->dtype);
+    int64_t n = 1;
+    for (int64_t d : x.meta->shape)
+      n *= d;
+    if (fwd)
+      out = [=](int64_t) { cast::forward(x.data, xt, y.data, yt, n); };
+    else
+      out = [=](int64_t) { cast::backward(y.data, yt, dx.data, xt, n); };
+    return done();
+  }
   if (k == "softmax_cross_entropy") {
     // Operands: logits, labels and the optional class weights (backward:
     // then the loss gradient).

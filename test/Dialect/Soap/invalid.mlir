@@ -903,6 +903,22 @@ func.func @sce_none_type(%l: tensor<4x10xf32>, %y: tensor<4xi64>) {
 
 // -----
 
+func.func @cast_shape(%a: tensor<4x3xf32>) {
+  // expected-error @+1 {{'soap.cast' op result shape [3, 4] differs from the input's [4, 3]}}
+  %0 = soap.cast %a : tensor<4x3xf32> to tensor<3x4xf16>
+  return
+}
+
+// -----
+
+func.func @cast_type(%a: tensor<4xf32>) {
+  // expected-error @+1 {{'soap.cast' op result #0 must be statically shaped tensor of}}
+  %0 = soap.cast %a : tensor<4xf32> to tensor<4xi8>
+  return
+}
+
+// -----
+
 func.func @pow_broadcast(%a: tensor<4x3xf32>, %b: tensor<2xf32>) {
   // expected-error @+2 {{failed to infer returned types}}
   // expected-error @+1 {{'soap.pow' op shapes [4, 3] and [2] do not broadcast}}

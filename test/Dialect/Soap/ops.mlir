@@ -260,6 +260,12 @@ func.func @binary(%a: tensor<8x256xf32>, %b: tensor<256xf32>,
   %3 = soap.div %c, %b : (tensor<8x1xf32>, tensor<256xf32>) -> tensor<8x256xf32>
   // CHECK: soap.pow %{{.*}}, %{{.*}} : (tensor<8x1xf32>, tensor<256xf32>) -> tensor<8x256xf32>
   %pow = soap.pow %c, %b : (tensor<8x1xf32>, tensor<256xf32>) -> tensor<8x256xf32>
+  // CHECK: soap.cast %{{.*}} : tensor<8x256xf32> to tensor<8x256xf16>
+  %half = soap.cast %pow : tensor<8x256xf32> to tensor<8x256xf16>
+  // CHECK: soap.cast %{{.*}} : tensor<8x256xf16> to tensor<8x256xi64>
+  %int = soap.cast %half : tensor<8x256xf16> to tensor<8x256xi64>
+  // CHECK: soap.cast %{{.*}} : tensor<8x256xi64> to tensor<8x256xbf16>
+  %bf = soap.cast %int : tensor<8x256xi64> to tensor<8x256xbf16>
   return %0, %1, %2, %3 : tensor<8x256xf32>, tensor<8x256xf32>, tensor<8x256xf32>, tensor<8x256xf32>
 }
 

@@ -559,6 +559,32 @@ TEST_F(DialectInterfaceTest, BinaryOpsBroadcast) {
   }
 }
 
+TEST_F(DialectInterfaceTest, Cast) {
+  auto op = parse(R"mlir(
+    func.func @f(%x: tensor<8x256xf32>) {
+      %0 = soap.cast %x : tensor<8x256xf32> to tensor<8x256xf16>
+      return
+    })mlir", "soap.cast");
+  ASSERT_TRUE(op);
+  EXPECT_EQ(dims(op), (Dims{{"batch", S, 8, 0}, {"d1", A, 256, 1}}));
+  // one conversion per element, and one back for the gradient
+  EXPECT_EQ(op.getForwardFlops(), 2048);
+  EXPECT_EQ(op.getBackwardFlops(), 2048);
+  // 2048 · 4 read, 2048 · 2 written
+  EXPECT_EQ(op.getBytesRead(), 8192);
+  EXPECT_EQ(op.getBytesWritten(), 4096);
+
+  auto toInt = parse(R"mlir(
+    func.func @f(%x: tensor<8x256xf32>) {
+      %0 = soap.cast %x : tensor<8x256xf32> to tensor<8x256xi64>
+      return
+    })mlir", "soap.cast");
+  ASSERT_TRUE(toInt);
+  // no gradient crosses an integer type
+  EXPECT_EQ(toInt.getBackwardFlops(), 0);
+  EXPECT_EQ(toInt.getBytesWritten(), 16384);
+}
+
 TEST_F(DialectInterfaceTest, SoftmaxAxes) {
   auto last = parse(R"mlir(
     func.func @f(%x: tensor<8x12x128x128xf32>) {
@@ -934,7 +960,7 @@ TEST_F(DialectInterfaceTest, EveryComputeOpIsCovered) {
       "soap.attention", "soap.lstm", "soap.relu", "soap.gelu",
       "soap.sigmoid", "soap.tanh", "soap.exp", "soap.log", "soap.neg",
       "soap.sqrt", "soap.erf", "soap.add", "soap.sub", "soap.mul",
-      "soap.div", "soap.pow", "soap.softmax", "soap.dropout", "soap.reshape",
+      "soap.div", "soap.pow", "soap.cast", "soap.softmax", "soap.dropout", "soap.reshape",
       "soap.flatten", "soap.transpose", "soap.concat", "soap.split",
       "soap.slice", "soap.reduce_sum", "soap.reduce_mean", "soap.reduce_max",
       "soap.topk_gate", "soap.experts", "soap.softmax_cross_entropy",

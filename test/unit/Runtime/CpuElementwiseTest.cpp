@@ -1,8 +1,9 @@
-//===- CpuElementwiseTest.cpp - unary, binary, softmax, dropout -----------===//
+//===- CpuElementwiseTest.cpp - unary, binary, cast, softmax, dropout -----===//
 
 #include "CpuKernelTestUtil.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 using namespace soap::cpu;
@@ -361,6 +362,121 @@ TEST(CpuDropout, HashIsStable) {
   EXPECT_FLOAT_EQ(dropout::keepUniform(st, 1), 0.990434229f);
   EXPECT_FLOAT_EQ(dropout::keepUniform(st, 2), 0.310005248f);
   EXPECT_FLOAT_EQ(dropout::keepUniform(st, 3), 0.965697527f);
+}
+
+//===----------------------------------------------------------------------===//
+// cast
+//===----------------------------------------------------------------------===//
+
+TEST(CpuCast, HalfAndBFloat16RoundToNearestEven) {
+  // binary16: 1, the largest finite, halfway above it (to infinity), the
+  // smallest subnormal, ties below and above it (to even), a tie between
+  // neighbours of 1 (to even, down and up), a negative.
+  EXPECT_EQ(cast::toHalf(1.0), 0x3C00);
+  EXPECT_EQ(cast::toHalf(65504.0), 0x7BFF);
+  EXPECT_EQ(cast::toHalf(65519.0), 0x7BFF);
+  EXPECT_EQ(cast::toHalf(65520.0), 0x7C00);
+  EXPECT_EQ(cast::toHalf(std::ldexp(1.0, -24)), 0x0001);
+  EXPECT_EQ(cast::toHalf(std::ldexp(1.0, -25)), 0x0000);
+  EXPECT_EQ(cast::toHalf(std::ldexp(3.0, -25)), 0x0002);
+  EXPECT_EQ(cast::toHalf(std::ldexp(1023.5, -24)), 0x0400); // to the smallest normal
+  EXPECT_EQ(cast::toHalf(1.0 + std::ldexp(1.0, -11)), 0x3C00);
+  EXPECT_EQ(cast::toHalf(1.0 + std::ldexp(3.0, -11)), 0x3C02);
+  EXPECT_EQ(cast::toHalf(-2.0), 0xC000);
+  EXPECT_EQ(cast::toHalf(-0.0), 0x8000);
+  EXPECT_EQ(cast::toHalf(std::numeric_limits<double>::infinity()), 0x7C00);
+  uint16_t nan = cast::toHalf(std::nan(""));
+  EXPECT_EQ(nan & 0x7C00, 0x7C00);
+  EXPECT_NE(nan & 0x03FF, 0);
+  // bfloat16 keeps f32's exponent and 7 fraction bits.
+  EXPECT_EQ(cast::toBFloat16(1.0), 0x3F80);
+  EXPECT_EQ(cast::toBFloat16(1.0 + std::ldexp(1.0, -8)), 0x3F80);
+  EXPECT_EQ(cast::toBFloat16(1.0 + std::ldexp(3.0, -8)), 0x3F82);
+  EXPECT_EQ(cast::toBFloat16(-3.0), 0xC040);
+  EXPECT_EQ(cast::toBFloat16(3.5e38), 0x7F80); // beyond the largest finite
+  EXPECT_DOUBLE_EQ(cast::fromHalf(0x3555), 0.333251953125);
+  EXPECT_DOUBLE_EQ(cast::fromHalf(0x0001), std::ldexp(1.0, -24));
+  EXPECT_DOUBLE_EQ(cast::fromBFloat16(0x3EAB), 0.333984375);
+}
+
+TEST(CpuCast, EveryFiniteBitPatternRoundTrips) {
+  for (uint32_t b = 0; b < 0x10000; ++b) {
+    auto bits = static_cast<uint16_t>(b);
+    if ((bits & 0x7C00) != 0x7C00) {
+      ASSERT_EQ(cast::toHalf(cast::fromHalf(bits)), bits) << b;
+    }
+    if ((bits & 0x7F80) != 0x7F80) {
+      ASSERT_EQ(cast::toBFloat16(cast::fromBFloat16(bits)), bits) << b;
+    }
+  }
+}
+
+TEST(CpuCast, BFloat16MatchesTheBitTrick) {
+  // f32 -> bf16 with round-to-nearest-even on the bits, for finite floats.
+  Vec x = random(4096, 61, -1e4f, 1e4f);
+  for (float f : x) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    auto expect = static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+    ASSERT_EQ(cast::toBFloat16(f), expect) << f;
+  }
+}
+
+TEST(CpuCast, ForwardConvertsEveryPair) {
+  using T = cast::Type;
+  std::vector<double> values = {-2.75, -1.0, 0.0, 0.5, 3.25, 1000.0};
+  int64_t n = static_cast<int64_t>(values.size());
+  std::vector<double> f64(values);
+  std::vector<float> f32(n), back32(n);
+  std::vector<uint16_t> f16(n), bf16(n);
+  std::vector<int32_t> i32(n);
+  std::vector<int64_t> i64(n);
+  cast::forward(f64.data(), T::F64, f32.data(), T::F32, n);
+  cast::forward(f32.data(), T::F32, f16.data(), T::F16, n);
+  cast::forward(f16.data(), T::F16, bf16.data(), T::BF16, n);
+  cast::forward(bf16.data(), T::BF16, i32.data(), T::I32, n);
+  cast::forward(f32.data(), T::F32, i64.data(), T::I64, n);
+  cast::forward(i64.data(), T::I64, back32.data(), T::F32, n);
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_EQ(f32[i], static_cast<float>(values[i]));
+    EXPECT_EQ(cast::fromHalf(f16[i]), values[i]); // all exact in binary16
+    // 1000 = 0b1111101000 needs 7 fraction bits: exact in bfloat16 too.
+    EXPECT_EQ(cast::fromBFloat16(bf16[i]), values[i]);
+    EXPECT_EQ(i32[i], static_cast<int32_t>(std::trunc(values[i]))); // -2.75 -> -2
+    EXPECT_EQ(i64[i], static_cast<int64_t>(std::trunc(values[i])));
+    EXPECT_EQ(back32[i], static_cast<float>(std::trunc(values[i])));
+  }
+}
+
+TEST(CpuCast, GradientIsTheResultGradientCastBack) {
+  using T = cast::Type;
+  // y = cast<f64>(x); loss = sum(proj * y): d loss / dx = proj.
+  Vec x = random(10, 62), proj = random(10, 63);
+  auto loss = [&] {
+    std::vector<double> y(x.size());
+    cast::forward(x.data(), T::F32, y.data(), T::F64, 10);
+    double s = 0;
+    for (size_t i = 0; i < y.size(); ++i)
+      s += proj[i] * y[i];
+    return s;
+  };
+  std::vector<double> dy(proj.begin(), proj.end());
+  Vec dx(10, 0.5f); // accumulates
+  cast::backward(dy.data(), T::F64, dx.data(), T::F32, 10);
+  for (float &g : dx)
+    g -= 0.5f;
+  EXPECT_TRUE(gradientMatches(x, dx, loss));
+  // Into f16: the accumulated gradient is rounded to binary16.
+  std::vector<uint16_t> dh(3, cast::toHalf(1.0));
+  std::vector<float> g = {0.25f, -0.5f, 1e-4f};
+  cast::backward(g.data(), T::F32, dh.data(), T::F16, 3);
+  EXPECT_EQ(cast::fromHalf(dh[0]), 1.25);
+  EXPECT_EQ(cast::fromHalf(dh[1]), 0.5);
+  EXPECT_EQ(dh[2], cast::toHalf(1.0 + double(1e-4f)));
+  // No gradient crosses an integer type.
+  std::vector<int64_t> di(3, 7);
+  cast::backward(g.data(), T::F32, di.data(), T::I64, 3);
+  EXPECT_EQ(di, std::vector<int64_t>(3, 7));
 }
 
 } // namespace

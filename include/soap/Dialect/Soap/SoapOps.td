@@ -353,6 +353,29 @@ def Soap_MulOp : Soap_BinaryOp<"mul", "product">;
 def Soap_DivOp : Soap_BinaryOp<"div", "quotient">;
 def Soap_PowOp : Soap_BinaryOp<"pow", "power (lhs raised to rhs)">;
 
+def Soap_CastOp : Soap_Op<"cast", [Pure,
+    DeclareOpInterfaceMethods<Soap_ParallelizableOpInterface,
+                              ["getBackwardFlops"]>]> {
+  let summary = "Elementwise conversion to another element type";
+  let description = [{
+    Converts each element of `input` to the result's element type (any two
+    of f32, f16, bf16, f64, i32, i64); the shapes are the same. Floats round
+    to the nearest (ties to even); a float becomes an integer by truncation
+    toward zero (NumPy's `astype`, ONNX's Cast). The gradient of a cast
+    between float types is the result's gradient cast back; casts from or to
+    an integer type pass no gradient. Dimensions: `batch` (sample, axis 0) and
+    `d<i>` (attribute), as for the elementwise ops.
+
+    ```mlir
+    %h = soap.cast %x : tensor<8x256xf32> to tensor<8x256xf16>
+    ```
+  }];
+  let arguments = (ins Soap_AnyTensor:$input);
+  let results = (outs Soap_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
 def Soap_SoftmaxOp : Soap_ComputeOp<"softmax", ["getBackwardFlops"]> {
   let summary = "Softmax along one axis";
   let description = [{

@@ -24,6 +24,7 @@
 #define SOAP_RUNTIME_CPU_KERNELS_H
 
 #include "soap/Runtime/Cpu/Blas.h"
+#include "soap/Runtime/Cpu/Cast.h"
 #include "soap/Runtime/Cpu/Conv.h"
 #include "soap/Runtime/Cpu/Dense.h"
 #include "soap/Runtime/Cpu/Elementwise.h"
