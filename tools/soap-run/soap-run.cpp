@@ -32,6 +32,11 @@ static cl::opt<int64_t> steps(
     cl::init(1), cl::cat(category));
 static cl::opt<std::string> backend("backend", cl::desc("cpu or cuda"),
                                     cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> precision(
+    "precision",
+    cl::desc("f32, or bf16 (--backend cuda: GEMMs on bf16 copies, f32 master "
+             "weights and optimizer states)"),
+    cl::init("f32"), cl::cat(category));
 static cl::opt<int> ranksAsThreads(
     "ranks-as-threads",
     cl::desc("Run the plan's N ranks as threads of this process (the default "
@@ -96,6 +101,7 @@ int main(int argc, char **argv) {
 
   SessionOptions o;
   o.backend = backend;
+  o.run.precision = precision;
   o.launch = launch;
   o.ranksAsThreads = ranksAsThreads;
   o.run.threadsPerRank = threadsPerRank;

@@ -22,6 +22,7 @@
 #define SOAP_RUNTIME_EXECUTOR_H
 
 #include "soap/Plan/Plan.h"
+#include "soap/Runtime/Backend.h"
 #include "soap/Runtime/Transport.h"
 
 #include <cstdint>
@@ -61,6 +62,13 @@ struct RunOptions {
   std::map<std::string, std::string> inputFiles;
   /// OpenMP threads of each rank's kernels.
   int threadsPerRank = 1;
+  /// Where the kernels run: "cpu", or "cuda" (Backend.h; needs a build with
+  /// the CUDA toolkit and a device).
+  std::string backend = "cpu";
+  /// CUDA only: "f32", or "bf16" (GEMMs on bf16 copies of their operands
+  /// with f32 accumulation; weights, gradients and optimizer states stay
+  /// f32).
+  std::string precision = "f32";
   /// Time every task stage (stageSeconds()).
   bool profile = false;
   FaultInjection fault;
@@ -98,6 +106,13 @@ public:
   /// The memory of buffer `id` of this rank (nullptr when unknown).
   void *data(int id) const;
   const PlanBuffer *buffer(int id) const;
+  /// The backend the kernels run on (after init()).
+  Backend *backend() const { return backend_.get(); }
+  /// Brings every buffer's backend copy to the host buffer (before reading
+  /// data(), e.g. a checkpoint), and back (after writing data(), e.g.
+  /// loading one). No-ops on the CPU backend.
+  std::string syncToHost();
+  std::string syncToDevice();
   /// True for the one rank that saves (and gathers) each persistent box:
   /// the lowest rank holding a buffer with this name, offset and shape.
   bool ownsReplica(const PlanBuffer &b) const;
@@ -113,6 +128,7 @@ private:
   std::string runComm(const Instr &ins);
   std::string runCollective(const PlanTask &t);
   std::string runFusedAllReduce(const Instr &ins);
+  std::string makeBackend();
 
   const Plan *plan_;
   const RankPlan *mine = nullptr;
@@ -127,6 +143,7 @@ private:
   std::vector<int> gradients; ///< zeroed every step
   std::vector<int> inputs;    ///< Input / Label buffers, loaded every step
   std::vector<Instr> program;
+  std::unique_ptr<Backend> backend_;
   std::map<std::string, std::unique_ptr<NpyArray>> npy;
   std::map<int, int> commIndex; ///< communicator id -> this rank's index
   std::map<std::string, double> stages;

@@ -6,6 +6,9 @@
 #include "soap/Runtime/Collectives.h"
 #include "soap/Runtime/Cpu/Blas.h"
 #include "soap/Runtime/Data.h"
+#ifdef SOAP_HAVE_CUDA_RUNTIME
+#include "soap/Runtime/Cuda/CudaBackend.h"
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -44,6 +47,11 @@ struct RankExecutor::Instr {
   /// packed buffers. Scratch that running the instruction writes.
   mutable std::vector<std::vector<char>> staging;
   std::string stage;
+  /// Off-host backends: buffers a host transfer or collective reads (copied
+  /// to the host first) and writes (copied back after).
+  std::vector<int> toHost, toDevice;
+  /// Group / Collective run by the backend itself (NCCL).
+  bool onBackend = false;
 };
 
 RankExecutor::RankExecutor(const Plan &plan, int rank, Transport &transport,
@@ -178,19 +186,79 @@ std::string RankExecutor::init() {
       return e;
     npy[name] = std::move(a);
   }
+  std::string e = makeBackend();
+  if (!e.empty())
+    return e;
   return compile();
 }
 
-std::string RankExecutor::compile() {
-  KernelSettings settings;
-  settings.optimizer = optimizer;
-  settings.seed = options_.seed;
+std::string RankExecutor::makeBackend() {
   auto lookup = [this](int id) -> BufferRef {
     auto it = buffers.find(id);
     if (it == buffers.end())
       return {};
     return {it->second.first, it->second.second};
   };
+  const std::string where = "rank " + std::to_string(rank_) + ": ";
+  if (options_.backend == "cpu") {
+    if (options_.precision != "f32")
+      return where + "precision " + options_.precision +
+             ": the CPU backend computes in f32";
+    backend_ = makeCpuBackend(lookup);
+  } else if (options_.backend == "cuda") {
+#ifdef SOAP_HAVE_CUDA_RUNTIME
+    cuda::CudaBackendOptions co;
+    co.rank = rank_;
+    co.precision = options_.precision;
+    std::string e;
+    backend_ = cuda::makeCudaBackend(co, lookup, e);
+    if (!backend_)
+      return where + e;
+#else
+    return where + "this build has no CUDA backend (the CUDA toolkit was not "
+                   "found at configure time); use --backend cpu";
+#endif
+  } else {
+    return where + "unknown backend '" + options_.backend + "' (cpu or cuda)";
+  }
+  std::vector<BufferRef> all;
+  for (const auto &[id, entry] : buffers)
+    all.push_back({entry.first, entry.second});
+  std::string e = backend_->allocate(all);
+  if (e.empty())
+    e = syncToDevice();
+  if (e.empty())
+    e = backend_->setupCollectives(*plan_, rank_, *transport_,
+                                   options_.timeoutSeconds);
+  return e.empty() ? "" : where + e;
+}
+
+std::string RankExecutor::syncToHost() {
+  if (!backend_ || backend_->onHost())
+    return "";
+  for (const auto &[id, entry] : buffers) {
+    std::string e = backend_->toHost(id);
+    if (!e.empty())
+      return e;
+  }
+  return "";
+}
+
+std::string RankExecutor::syncToDevice() {
+  if (!backend_ || backend_->onHost())
+    return "";
+  for (const auto &[id, entry] : buffers) {
+    std::string e = backend_->toDevice(id);
+    if (!e.empty())
+      return e;
+  }
+  return backend_->synchronize();
+}
+
+std::string RankExecutor::compile() {
+  KernelSettings settings;
+  settings.optimizer = optimizer;
+  settings.seed = options_.seed;
   // Per communicator, per collective (in order): whether it is an
   // all-reduce followed at once, on every member, by another of the same
   // dtype on the same communicator.
@@ -235,7 +303,7 @@ std::string RankExecutor::compile() {
     ins.stage = t.stage.empty() ? toString(t.phase) : t.stage;
     switch (t.type) {
     case TaskType::Kernel: {
-      std::string e = bindKernel(t, lookup, settings, ins.run);
+      std::string e = backend_->bindKernel(t, settings, ins.run);
       if (!e.empty())
         return taskWhere(rank_, i, t) + ": " + e;
       ins.kind = Instr::Kind::Local;
@@ -243,28 +311,9 @@ std::string RankExecutor::compile() {
       break;
     }
     case TaskType::Fill: {
-      auto [meta, p] = buffers.count(t.buffer) ? buffers[t.buffer]
-                                               : std::make_pair(nullptr, nullptr);
-      if (!meta)
-        return taskWhere(rank_, i, t) + ": unknown buffer";
-      const PlanBuffer *b = meta;
-      double value = t.value;
-      ins.run = [b, p = p, value](int64_t) {
-        int64_t n = b->numElements();
-        switch (b->dtype) {
-        case DType::F64:
-          std::fill_n(static_cast<double *>(p), n, value);
-          break;
-        case DType::I64:
-          std::fill_n(static_cast<int64_t *>(p), n, static_cast<int64_t>(value));
-          break;
-        case DType::I32:
-          std::fill_n(static_cast<int32_t *>(p), n, static_cast<int32_t>(value));
-          break;
-        default:
-          std::fill_n(static_cast<float *>(p), n, static_cast<float>(value));
-        }
-      };
+      std::string e = backend_->bindFill(t.buffer, t.value, ins.run);
+      if (!e.empty())
+        return taskWhere(rank_, i, t) + ": " + e;
       ++i;
       break;
     }
@@ -275,6 +324,18 @@ std::string RankExecutor::compile() {
       ins.kind = Instr::Kind::Collective;
       ins.tasks = {i};
       ++i;
+      if (!backend_->onHost()) {
+        ins.onBackend = backend_->runsCollective(t);
+        if (!ins.onBackend) {
+          for (int id : {t.src, t.buffer})
+            if (id >= 0 && buffer(id))
+              ins.toHost.push_back(id);
+          ins.toDevice.push_back(t.buffer);
+        }
+        // Not packed: NCCL needs no packing; staged ones stay simple.
+        if (fusable.count(t.comm) && ordinals[t.comm] < static_cast<int>(fusable[t.comm].size()))
+          fusable[t.comm][ordinals[t.comm]] = 0;
+      }
       // Consecutive small all-reduces on one communicator (a layer's weight
       // and bias gradients) become one call on the packed buffers, where
       // they are consecutive on every member: fewer synchronizations, the same
@@ -327,6 +388,16 @@ std::string RankExecutor::compile() {
                                                     byteWidth(b->dtype)));
       }
       i = j;
+      if (!backend_->onHost())
+        for (size_t k : ins.tasks) {
+          const PlanTask &u = tasks[k];
+          if (u.type == TaskType::Copy)
+            ins.toHost.push_back(u.src);
+          // A receive into part of a buffer, or accumulating, keeps the rest.
+          ins.toHost.push_back(u.buffer);
+          if (u.type != TaskType::Send)
+            ins.toDevice.push_back(u.buffer);
+        }
       break;
     }
     }
@@ -559,6 +630,14 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
   std::string e = loadInputs(step);
   if (!e.empty())
     return failWith(e);
+  if (!backend_->onHost()) {
+    for (const std::vector<int> *ids : {&gradients, &inputs})
+      for (int id : *ids)
+        if (e.empty())
+          e = backend_->toDevice(id);
+    if (!e.empty())
+      return failWith("rank " + std::to_string(rank_) + ": " + e);
+  }
 
   using Clock = std::chrono::steady_clock;
   const std::vector<PlanTask> &tasks = mine->tasks;
@@ -571,11 +650,25 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
       ins.run(step);
       break;
     case Instr::Kind::Group:
-      e = runComm(ins);
-      break;
     case Instr::Kind::Collective:
-      e = ins.tasks.size() == 1 ? runCollective(tasks[ins.tasks[0]])
-                                : runFusedAllReduce(ins);
+      for (int id : ins.toHost)
+        if (e.empty())
+          e = backend_->toHost(id);
+      if (!e.empty())
+        break;
+      if (ins.onBackend) {
+        const PlanTask &t = tasks[ins.tasks[0]];
+        e = backend_->collective(
+            t, {plan_->findCommunicator(t.comm), commIndex.at(t.comm)});
+      } else if (ins.kind == Instr::Kind::Group) {
+        e = runComm(ins);
+      } else {
+        e = ins.tasks.size() == 1 ? runCollective(tasks[ins.tasks[0]])
+                                  : runFusedAllReduce(ins);
+      }
+      for (int id : ins.toDevice)
+        if (e.empty())
+          e = backend_->toDevice(id);
       break;
     }
     if (!e.empty()) {
@@ -596,11 +689,22 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
           std::chrono::duration<double>(Clock::now() - t0).count();
   }
 
+  if (!backend_->onHost()) {
+    e = backend_->synchronize();
+    if (!e.empty())
+      return failWith("rank " + std::to_string(rank_) + ": " + e);
+  }
+
   // The loss (the first output) to rank 0.
   if (!plan_->outputs.empty() && !plan_->outputs[0].holders.empty()) {
     auto [holder, id] = plan_->outputs[0].holders[0];
     double value = std::numeric_limits<double>::quiet_NaN();
     if (holder == rank_) {
+      if (!backend_->onHost() && buffer(id)) {
+        e = backend_->toHost(id);
+        if (!e.empty())
+          return failWith("rank " + std::to_string(rank_) + ": " + e);
+      }
       const PlanBuffer *b = buffer(id);
       if (b && b->numElements() >= 1) {
         switch (b->dtype) {
@@ -635,7 +739,7 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
 std::string RankExecutor::gatherWeights(
     std::map<std::string, std::vector<float>> *out) {
   std::vector<Request> requests;
-  std::string error;
+  std::string error = syncToHost();
   // Received shards, placed after the wait.
   struct Piece {
     const PlanBuffer *b;

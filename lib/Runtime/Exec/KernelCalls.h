@@ -11,28 +11,13 @@
 #define SOAP_LIB_RUNTIME_EXEC_KERNELCALLS_H
 
 #include "soap/Plan/Plan.h"
+#include "soap/Runtime/Backend.h"
 
 #include <cstdint>
 #include <functional>
 #include <string>
 
 namespace soap::runtime {
-
-/// A buffer of the rank: its plan entry and its memory.
-struct BufferRef {
-  const PlanBuffer *meta = nullptr;
-  void *data = nullptr;
-};
-
-/// One task's work at step `step` (1-based).
-using Thunk = std::function<void(int64_t step)>;
-
-/// Settings that are the run's, not the plan's.
-struct KernelSettings {
-  OptimizerSettings optimizer;
-  /// Mixed into every dropout seed (0: the plan's seeds as they are).
-  uint64_t seed = 0;
-};
 
 /// Binds `task` (a Kernel task) over the rank's buffers (`buffer(id)`;
 /// id -1 gives a null BufferRef). "" on success, else why the task has no

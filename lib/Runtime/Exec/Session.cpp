@@ -135,16 +135,18 @@ std::string Session::init() {
     if (devices.empty())
       return "--backend cuda: no CUDA device is usable here (" + why +
              "); use --backend cpu";
-    return "--backend cuda: the CUDA executor is not implemented yet (" +
-           std::to_string(devices.size()) + " device(s) found: " +
-           devices[0].name + "); use --backend cpu";
 #else
     return "--backend cuda: this build has no CUDA backend (the CUDA toolkit "
            "was not found at configure time); use --backend cpu";
 #endif
   }
-  if (o.backend != "cpu")
+  if (o.backend != "cpu" && o.backend != "cuda")
     return "unknown backend '" + o.backend + "' (cpu or cuda)";
+  if (o.run.precision != "f32" && o.run.precision != "bf16")
+    return "unknown precision '" + o.run.precision + "' (f32 or bf16)";
+  if (o.run.precision != "f32" && o.backend != "cuda")
+    return "--precision " + o.run.precision +
+           " needs --backend cuda (the CPU kernels compute in f32)";
   if (plan_.numRanks < 1 || plan_.ranks.empty())
     return "the plan has no ranks";
   if (o.validate) {
@@ -194,9 +196,11 @@ std::string Session::init() {
     return "unknown launch mode '" + launch + "' (auto, threads or mpi)";
   }
 
+  RunOptions run = o.run;
+  run.backend = o.backend;
   for (auto &t : impl->transports)
     impl->executors.push_back(
-        std::make_unique<RankExecutor>(plan_, t->rank(), *t, o.run));
+        std::make_unique<RankExecutor>(plan_, t->rank(), *t, run));
   if (impl->threaded)
     for (size_t r = 0; r < impl->executors.size(); ++r)
       impl->workers.emplace_back([this, r] { impl->worker(static_cast<int>(r)); });
@@ -212,6 +216,8 @@ std::string Session::init() {
     e = onEveryRank([&](RankExecutor &ex) {
       int64_t step = 0;
       std::string err = loadCheckpoint(ex, o.checkpointDir, step);
+      if (err.empty())
+        err = ex.syncToDevice();
       std::lock_guard<std::mutex> lock(m);
       for (size_t i = 0; i < impl->executors.size(); ++i)
         if (impl->executors[i].get() == &ex)
@@ -287,6 +293,9 @@ std::string Session::checkpoint() {
     return "the session stopped after an earlier failure";
   const int64_t at = steps;
   std::string e = onEveryRank([&](RankExecutor &ex) {
+    std::string err = ex.syncToHost();
+    if (!err.empty())
+      return err;
     return saveCheckpoint(ex, options_.checkpointDir, at);
   });
   if (!e.empty())

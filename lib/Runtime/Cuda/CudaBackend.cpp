@@ -1,0 +1,1182 @@
+//===- CudaBackend.cpp - a rank's kernels on a GPU ------------------------===//
+//
+// The operand conventions are KernelCalls.cpp's (docs/plan-format.md):
+// forward inputs = the op's operands, outputs = its results; backward inputs
+// = the forward's inputs then the result gradient (last), outputs = one
+// gradient per operand (-1: none); update inputs = (weight, gradient,
+// optimizer states). Forward overwrites, backward accumulates.
+//
+// Row-major tensors on column-major cuBLAS: a row-major [R, C] matrix is a
+// column-major [C, R] one with leading dimension C, so Y[M,N] = A[M,K] B[K,N]
+// is the column-major product Y^T = B^T A^T: gemm(N, N, m = N, n = M, k = K,
+// B, ld N, A, ld K, Y, ld N).
+//
+//===----------------------------------------------------------------------===//
+#include "soap/Runtime/Cuda/CudaBackend.h"
+
+#include "Kernels.h"
+#include "soap/Runtime/Transport.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#ifdef SOAP_HAVE_NCCL
+#include <nccl.h>
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <thread>
+
+namespace soap::cuda {
+
+using runtime::Backend;
+using runtime::BufferRef;
+using runtime::CollectiveGroup;
+using runtime::KernelSettings;
+using runtime::Thunk;
+
+bool haveNccl() {
+#ifdef SOAP_HAVE_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+/// Control-channel tags of the NCCL bootstrap (the executor uses 1, 1 << 20
+/// and 3 << 20 upwards).
+constexpr int64_t kNcclIdTagBase = int64_t(5) << 20;
+
+const char *blasName(cublasStatus_t s) {
+  switch (s) {
+  case CUBLAS_STATUS_SUCCESS:
+    return "success";
+  case CUBLAS_STATUS_NOT_INITIALIZED:
+    return "not initialized";
+  case CUBLAS_STATUS_ALLOC_FAILED:
+    return "allocation failed";
+  case CUBLAS_STATUS_INVALID_VALUE:
+    return "invalid value";
+  case CUBLAS_STATUS_ARCH_MISMATCH:
+    return "architecture mismatch";
+  case CUBLAS_STATUS_EXECUTION_FAILED:
+    return "execution failed";
+  case CUBLAS_STATUS_NOT_SUPPORTED:
+    return "not supported";
+  default:
+    return "error";
+  }
+}
+
+k::Dims dimsOf(const std::vector<int64_t> &shape) {
+  k::Dims d;
+  d.rank = static_cast<int>(shape.size());
+  for (size_t i = 0; i < shape.size() && i < size_t(k::kMaxRank); ++i)
+    d.d[i] = shape[i];
+  return d;
+}
+
+int64_t product(const std::vector<int64_t> &s, size_t from, size_t to) {
+  int64_t n = 1;
+  for (size_t i = from; i < to && i < s.size(); ++i)
+    n *= s[i];
+  return n;
+}
+
+/// What every thunk of a rank shares: the device, its stream and cuBLAS
+/// handle, the first asynchronous error, the bf16 scratch.
+struct Ctx {
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  bool bf16 = false;
+  std::string error;
+  void *bf[2] = {nullptr, nullptr};
+  size_t bfBytes[2] = {0, 0};
+
+  void enter() { cudaSetDevice(device); }
+  void check(cudaError_t e, const char *what) {
+    if (e != cudaSuccess && error.empty())
+      error = std::string(what) + ": " + cudaGetErrorString(e);
+  }
+  void checkBlas(cublasStatus_t s, const char *what) {
+    if (s != CUBLAS_STATUS_SUCCESS && error.empty())
+      error = std::string(what) + ": cuBLAS " + blasName(s);
+  }
+  /// bf16 scratch `which` of at least `elements` elements.
+  void *bfScratch(int which, int64_t elements) {
+    size_t bytes = static_cast<size_t>(elements) * 2;
+    if (bytes > bfBytes[which]) {
+      check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+      cudaFree(bf[which]);
+      bf[which] = nullptr;
+      bfBytes[which] = 0;
+      if (cudaMalloc(&bf[which], bytes) != cudaSuccess) {
+        if (error.empty())
+          error = "cannot allocate " + std::to_string(bytes) +
+                  " bytes of bf16 scratch on the device";
+        return nullptr;
+      }
+      bfBytes[which] = bytes;
+    }
+    return bf[which];
+  }
+
+  /// Column-major C = op(A) op(B) + beta C, `batch` times with the given
+  /// strides (elements). f32: cublasSgemm; bf16: A and B rounded to bf16
+  /// copies, f32 accumulation and output.
+  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t kk, const float *a,
+            int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
+            float beta, int64_t batch = 1, int64_t sa = 0, int64_t sb = 0,
+            int64_t sc = 0) {
+    if (m == 0 || n == 0)
+      return;
+    const float one = 1.0f;
+    cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (kk == 0) {
+      // C = beta C: nothing to add (beta is 0 only for fresh outputs, which
+      // the callers zero-fill or overwrite).
+      if (beta == 0.0f)
+        for (int64_t i = 0; i < batch; ++i)
+          for (int64_t col = 0; col < n; ++col)
+            check(k::fill(c + i * sc + col * ldc, m, 0.0f, stream), "fill");
+      return;
+    }
+    if (!bf16) {
+      if (batch == 1)
+        checkBlas(cublasSgemm(blas, oa, ob, int(m), int(n), int(kk), &one, a,
+                              int(lda), b, int(ldb), &beta, c, int(ldc)),
+                  "cublasSgemm");
+      else
+        checkBlas(cublasSgemmStridedBatched(blas, oa, ob, int(m), int(n),
+                                            int(kk), &one, a, int(lda), sa, b,
+                                            int(ldb), sb, &beta, c, int(ldc),
+                                            sc, int(batch)),
+                  "cublasSgemmStridedBatched");
+      return;
+    }
+    // Elements each operand spans (column-major: ld * columns).
+    int64_t aCount = lda * (ta ? m : kk) + (batch - 1) * sa;
+    int64_t bCount = ldb * (tb ? kk : n) + (batch - 1) * sb;
+    void *a16 = bfScratch(0, aCount), *b16 = bfScratch(1, bCount);
+    if (!a16 || !b16)
+      return;
+    check(k::toBf16(a, a16, aCount, stream), "bf16 copy");
+    check(k::toBf16(b, b16, bCount, stream), "bf16 copy");
+    if (batch == 1)
+      checkBlas(cublasGemmEx(blas, oa, ob, int(m), int(n), int(kk), &one, a16,
+                             CUDA_R_16BF, int(lda), b16, CUDA_R_16BF, int(ldb),
+                             &beta, c, CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
+                             CUBLAS_GEMM_DEFAULT),
+                "cublasGemmEx (bf16)");
+    else
+      checkBlas(cublasGemmStridedBatchedEx(
+                    blas, oa, ob, int(m), int(n), int(kk), &one, a16,
+                    CUDA_R_16BF, int(lda), sa, b16, CUDA_R_16BF, int(ldb), sb,
+                    &beta, c, CUDA_R_32F, int(ldc), sc, int(batch),
+                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                "cublasGemmStridedBatchedEx (bf16)");
+  }
+};
+
+class CudaBackend final : public Backend {
+public:
+  CudaBackend(const CudaBackendOptions &o, std::function<BufferRef(int)> host)
+      : options(o), host(std::move(host)) {}
+  ~CudaBackend() override;
+
+  std::string open();
+
+  const char *name() const override { return "cuda"; }
+  bool onHost() const override { return false; }
+  std::string allocate(const std::vector<BufferRef> &host) override;
+  std::string bindKernel(const PlanTask &task, const KernelSettings &settings,
+                         Thunk &out) override;
+  std::string bindFill(int id, double value, Thunk &out) override;
+  std::string toDevice(int id) override;
+  std::string toHost(int id) override;
+  std::string synchronize() override;
+  std::string setupCollectives(const Plan &plan, int rank,
+                               runtime::Transport &transport,
+                               double timeoutSeconds) override;
+  bool runsCollective(const PlanTask &task) const override;
+  std::string collective(const PlanTask &task,
+                         const CollectiveGroup &group) override;
+
+  /// Device scratch that lives as long as the backend.
+  void *scratch(size_t bytes) {
+    void *p = nullptr;
+    if (cudaMalloc(&p, std::max<size_t>(bytes, 16)) != cudaSuccess)
+      return nullptr;
+    scratches.push_back(p);
+    return p;
+  }
+  BufferRef dev(int id) const {
+    auto it = devices.find(id);
+    return it == devices.end() ? BufferRef{} : it->second;
+  }
+
+private:
+  std::string bindUpdate(const PlanTask &t, const KernelSettings &s,
+                         Thunk &out);
+
+  CudaBackendOptions options;
+  std::function<BufferRef(int)> host;
+  Ctx ctx;
+  void *arena = nullptr;
+  std::map<int, BufferRef> devices;
+  std::map<int, BufferRef> hosts;
+  std::vector<void *> scratches;
+  double timeoutSeconds = 60;
+#ifdef SOAP_HAVE_NCCL
+  std::map<int, ncclComm_t> comms; ///< plan communicator id -> NCCL
+#endif
+};
+
+CudaBackend::~CudaBackend() {
+  ctx.enter();
+  if (ctx.stream)
+    cudaStreamSynchronize(ctx.stream);
+#ifdef SOAP_HAVE_NCCL
+  for (auto &[id, c] : comms)
+    ncclCommDestroy(c);
+#endif
+  if (ctx.blas)
+    cublasDestroy(ctx.blas);
+  for (void *p : scratches)
+    cudaFree(p);
+  cudaFree(ctx.bf[0]);
+  cudaFree(ctx.bf[1]);
+  cudaFree(arena);
+  if (ctx.stream)
+    cudaStreamDestroy(ctx.stream);
+}
+
+int localRank(int rank) {
+  for (const char *v : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                        "SLURM_LOCALID", "PMI_LOCAL_RANK"})
+    if (const char *s = std::getenv(v))
+      return std::atoi(s);
+  return rank;
+}
+
+int localSize(int numRanks) {
+  for (const char *v : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                        "SLURM_NTASKS_PER_NODE", "PMI_LOCAL_SIZE"})
+    if (const char *s = std::getenv(v))
+      return std::atoi(s);
+  return numRanks;
+}
+
+std::string CudaBackend::open() {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0)
+    return std::string("--backend cuda: no CUDA device is usable here (") +
+           (e != cudaSuccess ? cudaGetErrorString(e) : "no device") +
+           "); use --backend cpu";
+  ctx.device = options.device >= 0 ? options.device
+                                   : localRank(options.rank) % count;
+  if (ctx.device >= count)
+    return "--backend cuda: device " + std::to_string(ctx.device) +
+           " does not exist (" + std::to_string(count) + " devices)";
+  ctx.bf16 = options.precision == "bf16";
+  if (!ctx.bf16 && options.precision != "f32")
+    return "unknown precision '" + options.precision + "' (f32 or bf16)";
+  ctx.enter();
+  if ((e = cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking)) !=
+      cudaSuccess)
+    return std::string("cudaStreamCreate: ") + cudaGetErrorString(e);
+  cublasStatus_t s = cublasCreate(&ctx.blas);
+  if (s != CUBLAS_STATUS_SUCCESS)
+    return std::string("cublasCreate: ") + blasName(s);
+  cublasSetStream(ctx.blas, ctx.stream);
+  // No TF32: f32 GEMMs stay f32 (the tests compare with the CPU at 1e-5).
+  cublasSetMathMode(ctx.blas, CUBLAS_DEFAULT_MATH);
+  return "";
+}
+
+std::string CudaBackend::allocate(const std::vector<BufferRef> &all) {
+  ctx.enter();
+  size_t total = 0;
+  std::vector<size_t> at;
+  for (const BufferRef &b : all) {
+    at.push_back(total);
+    total += (static_cast<size_t>(std::max<int64_t>(b.meta->bytes(), 1)) + 255) &
+             ~size_t(255);
+  }
+  cudaError_t e = cudaMalloc(&arena, std::max<size_t>(total, 256));
+  if (e != cudaSuccess)
+    return "cannot allocate " + std::to_string(total) +
+           " bytes of buffers on device " + std::to_string(ctx.device) + ": " +
+           cudaGetErrorString(e);
+  for (size_t i = 0; i < all.size(); ++i) {
+    devices[all[i].meta->id] = {all[i].meta, static_cast<char *>(arena) + at[i]};
+    hosts[all[i].meta->id] = all[i];
+  }
+  return "";
+}
+
+std::string CudaBackend::toDevice(int id) {
+  auto d = devices.find(id), h = hosts.find(id);
+  if (d == devices.end() || h == hosts.end())
+    return "unknown buffer " + std::to_string(id);
+  ctx.enter();
+  cudaError_t e = cudaMemcpyAsync(d->second.data, h->second.data,
+                                  static_cast<size_t>(h->second.meta->bytes()),
+                                  cudaMemcpyHostToDevice, ctx.stream);
+  if (e != cudaSuccess)
+    return std::string("copy of '") + h->second.meta->name +
+           "' to the device: " + cudaGetErrorString(e);
+  return "";
+}
+
+std::string CudaBackend::toHost(int id) {
+  auto d = devices.find(id), h = hosts.find(id);
+  if (d == devices.end() || h == hosts.end())
+    return "unknown buffer " + std::to_string(id);
+  ctx.enter();
+  cudaError_t e = cudaMemcpyAsync(h->second.data, d->second.data,
+                                  static_cast<size_t>(h->second.meta->bytes()),
+                                  cudaMemcpyDeviceToHost, ctx.stream);
+  if (e != cudaSuccess)
+    return std::string("copy of '") + h->second.meta->name +
+           "' to the host: " + cudaGetErrorString(e);
+  return synchronize();
+}
+
+std::string CudaBackend::synchronize() {
+  ctx.enter();
+  // Poll, so that a collective whose peer died ends within the deadline.
+  auto until = std::chrono::steady_clock::now() +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   std::chrono::duration<double>(timeoutSeconds));
+  cudaError_t e;
+  while ((e = cudaStreamQuery(ctx.stream)) == cudaErrorNotReady) {
+    if (std::chrono::steady_clock::now() > until) {
+#ifdef SOAP_HAVE_NCCL
+      for (auto &[id, c] : comms)
+        ncclCommAbort(c);
+      comms.clear();
+#endif
+      return "timed out after " + std::to_string(timeoutSeconds) +
+             " s waiting for device " + std::to_string(ctx.device) +
+             " (a collective whose peer died, hangs or is out of step)";
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  ctx.check(e, "device");
+  return ctx.error;
+}
+
+/// Reads a task's buffers and attributes (KernelCalls.cpp's Binder, over
+/// device memory).
+struct Binder {
+  const PlanTask &t;
+  CudaBackend &be;
+  std::string problem;
+
+  int in(size_t i) const { return i < t.inputs.size() ? t.inputs[i] : -1; }
+  int out(size_t i) const { return i < t.outputs.size() ? t.outputs[i] : -1; }
+  int dy() const { return t.inputs.empty() ? -1 : t.inputs.back(); }
+
+  BufferRef ref(int id) {
+    if (id < 0)
+      return {};
+    BufferRef r = be.dev(id);
+    if (!r.meta && problem.empty())
+      problem = "unknown buffer " + std::to_string(id);
+    return r;
+  }
+  float *f(int id) {
+    BufferRef r = ref(id);
+    if (!r.meta)
+      return nullptr;
+    if (r.meta->dtype != DType::F32) {
+      if (problem.empty())
+        problem = "buffer '" + r.meta->name + "' is " +
+                  toString(r.meta->dtype) + ": the CUDA kernels take f32";
+      return nullptr;
+    }
+    return static_cast<float *>(r.data);
+  }
+  /// Index tensors: int64 or int32.
+  const void *idx(int id, bool &is64) {
+    BufferRef r = ref(id);
+    if (!r.meta)
+      return nullptr;
+    is64 = r.meta->dtype == DType::I64;
+    if (!is64 && r.meta->dtype != DType::I32 && problem.empty())
+      problem = "buffer '" + r.meta->name + "' is not an index tensor";
+    return r.data;
+  }
+  std::vector<int64_t> shape(int id) {
+    BufferRef r = ref(id);
+    return r.meta ? r.meta->shape : std::vector<int64_t>{};
+  }
+  int64_t numel(int id) { return product(shape(id), 0, 64); }
+  bool need(std::initializer_list<const void *> ps, const char *what) {
+    for (const void *p : ps)
+      if (!p) {
+        if (problem.empty())
+          problem = std::string(what) + ": a required operand is missing";
+        return false;
+      }
+    return true;
+  }
+
+  const PlanAttr *attr(const char *name) const {
+    auto it = t.attrs.find(name);
+    return it == t.attrs.end() ? nullptr : &it->second;
+  }
+  int64_t ai(const char *name, int64_t dflt) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::Int ? a->i : dflt;
+  }
+  double af(const char *name, double dflt) const {
+    const PlanAttr *a = attr(name);
+    if (!a)
+      return dflt;
+    return a->kind == PlanAttr::Kind::Float ? a->f : static_cast<double>(a->i);
+  }
+  std::vector<int64_t> ais(const char *name) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::Ints ? a->ints
+                                                : std::vector<int64_t>{};
+  }
+};
+
+const std::map<std::string, k::Unary> &unaries() {
+  static const std::map<std::string, k::Unary> m = {
+      {"relu", k::Unary::Relu},       {"gelu", k::Unary::Gelu},
+      {"sigmoid", k::Unary::Sigmoid}, {"tanh", k::Unary::Tanh},
+      {"exp", k::Unary::Exp},         {"log", k::Unary::Log},
+      {"neg", k::Unary::Neg},         {"sqrt", k::Unary::Sqrt},
+      {"erf", k::Unary::Erf}};
+  return m;
+}
+const std::map<std::string, k::Binary> &binaries() {
+  static const std::map<std::string, k::Binary> m = {{"add", k::Binary::Add},
+                                                     {"sub", k::Binary::Sub},
+                                                     {"mul", k::Binary::Mul},
+                                                     {"div", k::Binary::Div}};
+  return m;
+}
+
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::string CudaBackend::bindUpdate(const PlanTask &t, const KernelSettings &s,
+                                    Thunk &out) {
+  Binder b{t, *this, {}};
+  float *p = b.f(b.in(0));
+  const float *g = b.f(b.in(1));
+  if (!p || !g)
+    return b.problem.empty() ? "an update needs a weight and its gradient"
+                             : b.problem;
+  int64_t n = b.numel(b.in(0));
+  const OptimizerSettings &o = s.optimizer;
+  Ctx *c = &ctx;
+  if (o.kind == OptimizerSettings::Kind::Sgd) {
+    float *m = o.momentum != 0 ? b.f(b.in(2)) : nullptr;
+    if (o.momentum != 0 && !m)
+      return "SGD with momentum needs a momentum buffer";
+    float lr = static_cast<float>(o.lr), wd = static_cast<float>(o.weightDecay),
+          mom = static_cast<float>(o.momentum),
+          damp = static_cast<float>(1.0 - o.dampening);
+    bool nesterov = o.nesterov;
+    out = [=](int64_t step) {
+      c->enter();
+      c->check(k::sgd(p, g, m, n, lr, wd, mom, damp, nesterov, step == 1,
+                      c->stream),
+               "sgd");
+    };
+    return b.problem;
+  }
+  float *m = b.f(b.in(2)), *v = b.f(b.in(3));
+  if (!m || !v)
+    return "Adam needs two state buffers";
+  out = [=](int64_t step) {
+    double bc1 = 1.0 - std::pow(o.beta1, double(step));
+    double bc2 = 1.0 - std::pow(o.beta2, double(step));
+    c->enter();
+    c->check(k::adam(p, g, m, v, n, static_cast<float>(o.lr / bc1),
+                     static_cast<float>(std::sqrt(bc2)),
+                     static_cast<float>(o.beta2),
+                     static_cast<float>(1.0 - o.beta1),
+                     static_cast<float>(1.0 - o.beta2),
+                     static_cast<float>(o.eps),
+                     static_cast<float>(o.weightDecay), o.weightDecay != 0.0,
+                     o.decoupled, static_cast<float>(1.0 - o.lr * o.weightDecay),
+                     c->stream),
+             "adam");
+  };
+  return b.problem;
+}
+
+std::string CudaBackend::bindFill(int id, double value, Thunk &out) {
+  BufferRef r = dev(id);
+  if (!r.meta)
+    return "unknown buffer";
+  Ctx *c = &ctx;
+  int64_t n = r.meta->numElements();
+  DType dt = r.meta->dtype;
+  void *p = r.data;
+  out = [=](int64_t) {
+    c->enter();
+    switch (dt) {
+    case DType::F64:
+      c->check(k::fillF64(static_cast<double *>(p), n, value, c->stream), "fill");
+      break;
+    case DType::I64:
+      c->check(k::fillI64(static_cast<int64_t *>(p), n,
+                          static_cast<int64_t>(value), c->stream),
+               "fill");
+      break;
+    case DType::I32:
+      c->check(k::fillI32(static_cast<int32_t *>(p), n,
+                          static_cast<int32_t>(value), c->stream),
+               "fill");
+      break;
+    default:
+      c->check(k::fill(static_cast<float *>(p), n, static_cast<float>(value),
+                       c->stream),
+               "fill");
+    }
+  };
+  return "";
+}
+
+std::string CudaBackend::bindKernel(const PlanTask &t,
+                                    const KernelSettings &settings,
+                                    Thunk &out) {
+  Ctx *c = &ctx;
+  if (t.phase == Phase::Update)
+    return bindUpdate(t, settings, out);
+  if (t.phase == Phase::Backward &&
+      std::all_of(t.outputs.begin(), t.outputs.end(),
+                  [](int id) { return id < 0; })) {
+    out = [](int64_t) {};
+    return "";
+  }
+  Binder b{t, *this, {}};
+  const bool fwd = t.phase == Phase::Forward;
+  const std::string &kind = t.kind;
+  auto done = [&]() { return b.problem; };
+  // Every thunk: on the rank's device, then the work.
+  auto bind = [&](std::function<void()> work) {
+    out = [c, work = std::move(work)](int64_t) {
+      c->enter();
+      work();
+    };
+  };
+
+  if (kind == "linear") {
+    // y[M, N] = x[M, K] w[K, N] + b[N].
+    std::vector<int64_t> ws = b.shape(b.in(1));
+    if (ws.size() != 2)
+      return "linear: the weight must be [K, N]";
+    int64_t K = ws[0], N = ws[1], M = K ? b.numel(b.in(0)) / K : 0;
+    const float *x = b.f(b.in(0)), *w = b.f(b.in(1));
+    if (fwd) {
+      const float *bias = b.f(b.in(2));
+      float *y = b.f(b.out(0));
+      if (!b.need({x, w, y}, "linear"))
+        return done();
+      bind([=] {
+        if (bias)
+          c->check(k::broadcastRows(bias, y, M, N, c->stream), "linear bias");
+        c->gemm(false, false, N, M, K, w, N, x, K, y, N, bias ? 1.f : 0.f);
+      });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0)), *dw = b.f(b.out(1)), *db = b.f(b.out(2));
+      if (!b.need({x, w, dy}, "linear"))
+        return done();
+      bind([=] {
+        if (dx)
+          c->gemm(true, false, K, M, N, w, N, dy, N, dx, K, 1.f);
+        if (dw)
+          c->gemm(false, true, N, K, M, dy, N, x, K, dw, N, 1.f);
+        if (db)
+          c->check(k::columnSums(dy, db, M, N, c->stream), "linear db");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "matmul") {
+    // a[..., M, K] . b[..., K, N] = y[..., M, N], batch axes broadcast.
+    std::vector<int64_t> as = b.shape(b.in(0)), bs = b.shape(b.in(1));
+    std::vector<int64_t> ys = fwd ? b.shape(b.out(0)) : b.shape(b.dy());
+    if (as.size() < 2 || bs.size() < 2 || ys.size() < 2)
+      return "matmul: operands of rank >= 2";
+    const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+    const float *a = b.f(b.in(0)), *bm = b.f(b.in(1));
+    // Per batch element of y: the matrices of a and b it multiplies.
+    const size_t yr = ys.size() - 2;
+    int64_t batch = product(ys, 0, yr);
+    std::vector<int64_t> aIdx(batch), bIdx(batch);
+    bool regular = true, bFolds = product(bs, 0, bs.size() - 2) == 1;
+    for (int64_t e = 0; e < batch; ++e) {
+      int64_t rest = e, ai = 0, bi = 0, astr = 1, bstr = 1;
+      for (int d = static_cast<int>(yr) - 1; d >= 0; --d) {
+        int64_t x = rest % ys[d];
+        rest /= ys[d];
+        int da = d - static_cast<int>(yr - (as.size() - 2));
+        int dbb = d - static_cast<int>(yr - (bs.size() - 2));
+        int64_t ea = da >= 0 ? as[da] : 1, eb = dbb >= 0 ? bs[dbb] : 1;
+        ai += (ea == 1 ? 0 : x) * astr;
+        bi += (eb == 1 ? 0 : x) * bstr;
+        astr *= ea;
+        bstr *= eb;
+      }
+      aIdx[e] = ai;
+      bIdx[e] = bi;
+      regular &= ai == e && bi == e;
+    }
+    bool aWhole = true;
+    for (int64_t e = 0; e < batch; ++e)
+      aWhole &= aIdx[e] == e;
+    const bool fold = bFolds && aWhole; // one GEMM with the batch in M
+    const int64_t MK = M * K, KN = K * N, MN = M * N;
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      if (!b.need({a, bm, y}, "matmul"))
+        return done();
+      bind([=] {
+        if (fold)
+          c->gemm(false, false, N, M * batch, K, bm, N, a, K, y, N, 0.f);
+        else if (regular)
+          c->gemm(false, false, N, M, K, bm, N, a, K, y, N, 0.f, batch, KN, MK,
+                  MN);
+        else
+          for (int64_t e = 0; e < batch; ++e)
+            c->gemm(false, false, N, M, K, bm + bIdx[e] * KN, N,
+                    a + aIdx[e] * MK, K, y + e * MN, N, 0.f);
+      });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *da = b.f(b.out(0)), *db = b.f(b.out(1));
+      if (!b.need({a, bm, dy}, "matmul"))
+        return done();
+      bind([=] {
+        if (fold) {
+          if (da)
+            c->gemm(true, false, K, M * batch, N, bm, N, dy, N, da, K, 1.f);
+          if (db)
+            c->gemm(false, true, N, K, M * batch, dy, N, a, K, db, N, 1.f);
+        } else if (regular) {
+          if (da)
+            c->gemm(true, false, K, M, N, bm, N, dy, N, da, K, 1.f, batch, KN,
+                    MN, MK);
+          if (db)
+            c->gemm(false, true, N, K, M, dy, N, a, K, db, N, 1.f, batch, MN,
+                    MK, KN);
+        } else {
+          for (int64_t e = 0; e < batch; ++e) {
+            if (da)
+              c->gemm(true, false, K, M, N, bm + bIdx[e] * KN, N, dy + e * MN,
+                      N, da + aIdx[e] * MK, K, 1.f);
+            if (db)
+              c->gemm(false, true, N, K, M, dy + e * MN, N, a + aIdx[e] * MK, K,
+                      db + bIdx[e] * KN, N, 1.f);
+          }
+        }
+      });
+    }
+    return done();
+  }
+
+  if (unaries().count(kind)) {
+    k::Unary u = unaries().at(kind);
+    const float *x = b.f(b.in(0));
+    int64_t n = b.numel(b.in(0));
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      if (!b.need({x, y}, kind.c_str()))
+        return done();
+      bind([=] { c->check(k::unaryForward(u, x, y, n, c->stream), "unary"); });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      if (!b.need({x, dy}, kind.c_str()))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::unaryBackward(u, x, dy, dx, n, c->stream), "unary");
+      });
+    }
+    return done();
+  }
+
+  if (binaries().count(kind)) {
+    k::Binary op = binaries().at(kind);
+    const float *x = b.f(b.in(0)), *y2 = b.f(b.in(1));
+    k::Dims as = dimsOf(b.shape(b.in(0))), bs = dimsOf(b.shape(b.in(1)));
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      k::Dims ys = dimsOf(b.shape(b.out(0)));
+      if (!b.need({x, y2, y}, kind.c_str()))
+        return done();
+      bind([=] {
+        c->check(k::binaryForward(op, x, as, y2, bs, y, ys, c->stream),
+                 "binary");
+      });
+    } else {
+      const float *dy = b.f(b.dy());
+      k::Dims ys = dimsOf(b.shape(b.dy()));
+      float *da = b.f(b.out(0)), *db = b.f(b.out(1));
+      if (!b.need({x, y2, dy}, kind.c_str()))
+        return done();
+      bind([=] {
+        c->check(k::binaryBackward(op, x, as, y2, bs, dy, ys, da, db, c->stream),
+                 "binary");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "softmax") {
+    std::vector<int64_t> s = b.shape(b.in(0));
+    int64_t axis = b.ai("axis", -1);
+    if (axis < 0)
+      axis += static_cast<int64_t>(s.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(s.size()))
+      return "softmax: axis out of range";
+    int64_t outer = product(s, 0, axis), len = s[axis],
+            inner = product(s, axis + 1, s.size());
+    const float *x = b.f(b.in(0));
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      if (!b.need({x, y}, "softmax"))
+        return done();
+      bind([=] {
+        c->check(k::softmaxForward(x, y, outer, len, inner, c->stream),
+                 "softmax");
+      });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      if (!b.need({x, dy}, "softmax"))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::softmaxBackward(x, dy, dx, outer, len, inner, c->stream),
+                   "softmax");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "layer_norm") {
+    std::vector<int64_t> s = b.shape(b.in(0));
+    int64_t axis = b.ai("axis", -1);
+    if (axis < 0)
+      axis += static_cast<int64_t>(s.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(s.size()))
+      return "layer_norm: axis out of range";
+    int64_t rows = product(s, 0, axis), cols = product(s, axis, s.size());
+    double eps = b.af("epsilon", 1e-5);
+    const float *x = b.f(b.in(0)), *scale = b.f(b.in(1)), *bias = b.f(b.in(2));
+    float *stats = static_cast<float *>(scratch(sizeof(float) * 2 * rows));
+    if (!stats)
+      return "layer_norm: cannot allocate its statistics on the device";
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      if (!b.need({x, y}, "layer_norm"))
+        return done();
+      bind([=] {
+        c->check(k::layerNormForward(x, scale, bias, y, stats, rows, cols, eps,
+                                     c->stream),
+                 "layer_norm");
+      });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0)), *ds = b.f(b.out(1)), *db = b.f(b.out(2));
+      if (!b.need({x, dy}, "layer_norm"))
+        return done();
+      bind([=] {
+        c->check(k::layerNormBackward(x, scale, dy, dx, ds, db, stats, rows,
+                                      cols, eps, c->stream),
+                 "layer_norm");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "embedding") {
+    int64_t off = b.ai("row_offset", 0);
+    bool ids64 = true;
+    const void *ids = b.idx(b.in(0), ids64);
+    int64_t n = b.numel(b.in(0));
+    std::vector<int64_t> ts = b.shape(b.in(1));
+    if (ts.size() != 2)
+      return "embedding: the table must be [V, D]";
+    int64_t vocab = ts[0], dim = ts[1];
+    if (fwd) {
+      const float *table = b.f(b.in(1));
+      float *y = b.f(b.out(0));
+      if (!b.need({ids, table, y}, "embedding"))
+        return done();
+      bind([=] {
+        c->check(k::embeddingForward(ids, ids64, n, table, vocab, dim, off, y,
+                                     c->stream),
+                 "embedding");
+      });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dt = b.f(b.out(1));
+      if (!b.need({ids, dy}, "embedding"))
+        return done();
+      bind([=] {
+        if (dt)
+          c->check(k::embeddingBackward(ids, ids64, n, dy, vocab, dim, off, dt,
+                                        c->stream),
+                   "embedding");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "softmax_cross_entropy") {
+    std::vector<int64_t> s = b.shape(b.in(0));
+    if (s.empty())
+      return "softmax_cross_entropy: logits of rank >= 1";
+    int64_t classes = s.back(), rows = classes ? b.numel(b.in(0)) / classes : 0;
+    int64_t count = b.ai("global_count", 0);
+    double divisor = double(count > 0 ? count : rows);
+    const float *logits = b.f(b.in(0));
+    bool labels64 = true;
+    const void *labels = b.idx(b.in(1), labels64);
+    if (fwd) {
+      float *loss = b.f(b.out(0));
+      double *sc = static_cast<double *>(scratch(sizeof(double) * rows));
+      if (!sc)
+        return "softmax_cross_entropy: cannot allocate scratch on the device";
+      if (!b.need({logits, labels, loss}, "softmax_cross_entropy"))
+        return done();
+      bind([=] {
+        c->check(k::crossEntropyForward(logits, labels, labels64, rows, classes,
+                                        divisor, sc, loss, c->stream),
+                 "softmax_cross_entropy");
+      });
+    } else {
+      const float *dl = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      if (!b.need({logits, labels, dl}, "softmax_cross_entropy"))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::crossEntropyBackward(logits, labels, labels64, rows,
+                                           classes, divisor, dl, dx, c->stream),
+                   "softmax_cross_entropy");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "mse_loss") {
+    int64_t n = b.numel(b.in(0)), count = b.ai("global_count", 0);
+    double divisor = double(count > 0 ? count : n);
+    const float *p = b.f(b.in(0)), *tg = b.f(b.in(1));
+    if (fwd) {
+      float *loss = b.f(b.out(0));
+      double *sc = static_cast<double *>(scratch(sizeof(double)));
+      if (!sc)
+        return "mse_loss: cannot allocate scratch on the device";
+      if (!b.need({p, tg, loss}, "mse_loss"))
+        return done();
+      bind([=] {
+        c->check(k::mseForward(p, tg, n, divisor, sc, loss, c->stream),
+                 "mse_loss");
+      });
+    } else {
+      const float *dl = b.f(b.dy());
+      float *dp = b.f(b.out(0)), *dt = b.f(b.out(1));
+      if (!b.need({p, tg, dl}, "mse_loss"))
+        return done();
+      bind([=] {
+        c->check(k::mseBackward(p, tg, n, divisor, dl, dp, dt, c->stream),
+                 "mse_loss");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "reshape" || kind == "flatten") {
+    if (fwd) {
+      const float *x = b.f(b.in(0));
+      float *y = b.f(b.out(0));
+      int64_t n = b.numel(b.out(0));
+      if (!b.need({x, y}, kind.c_str()))
+        return done();
+      bind([=] { c->check(k::copy(x, y, n, false, c->stream), "reshape"); });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      int64_t n = b.numel(b.out(0));
+      if (!b.need({dy}, kind.c_str()))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::copy(dy, dx, n, true, c->stream), "reshape");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "transpose") {
+    std::vector<int64_t> perm = b.ais("permutation");
+    std::vector<int64_t> xs = fwd ? b.shape(b.in(0)) : b.shape(b.dy());
+    if (perm.size() != xs.size() || perm.size() > size_t(k::kMaxRank))
+      return "transpose: the permutation does not match the operand";
+    std::vector<int> p(perm.size()), inv(perm.size());
+    for (size_t i = 0; i < perm.size(); ++i) {
+      p[i] = static_cast<int>(perm[i]);
+      inv[perm[i]] = static_cast<int>(i);
+    }
+    k::Dims d = dimsOf(xs);
+    if (fwd) {
+      const float *x = b.f(b.in(0));
+      float *y = b.f(b.out(0));
+      if (!b.need({x, y}, "transpose"))
+        return done();
+      bind([=] {
+        c->check(k::permute(x, d, p.data(), y, false, c->stream), "transpose");
+      });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      if (!b.need({dy}, "transpose"))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::permute(dy, d, inv.data(), dx, true, c->stream),
+                   "transpose");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "dropout") {
+    std::vector<int64_t> gs = b.ais("global_shape"), off = b.ais("offset");
+    std::vector<int64_t> s = fwd ? b.shape(b.in(0)) : b.shape(b.dy());
+    if (gs.size() != s.size()) {
+      gs = s;
+      off.assign(s.size(), 0);
+    }
+    off.resize(s.size(), 0);
+    int64_t seed = static_cast<int64_t>(
+        static_cast<uint64_t>(b.ai("seed", 0)) ^
+        (static_cast<uint64_t>(b.ai("salt", 0)) * 0x9E3779B97F4A7C15ull) ^
+        (settings.seed * 0xD1B54A32D192ED03ull));
+    double ratio = b.af("ratio", 0);
+    k::Dims shard = dimsOf(s), global = dimsOf(gs);
+    const float *src = fwd ? b.f(b.in(0)) : b.f(b.dy());
+    float *dst = b.f(b.out(0));
+    if (!b.need({src}, "dropout"))
+      return done();
+    out = [=](int64_t step) {
+      if (!dst)
+        return;
+      uint64_t stream = mix64(mix64(static_cast<uint64_t>(seed) +
+                                    0x9E3779B97F4A7C15ull) ^
+                              static_cast<uint64_t>(step));
+      c->enter();
+      c->check(k::dropout(src, dst, shard, global, off.data(), stream, ratio,
+                          !fwd, c->stream),
+               "dropout");
+    };
+    return done();
+  }
+
+  std::string what = "no CUDA kernel for '" + kind + "'" +
+                     (t.part.empty() ? "" : " (part '" + t.part + "')") +
+                     " (op '" + t.op + "')";
+  if (kind == "conv2d" || kind == "pool2d" || kind == "batch_norm")
+    what += ": the cuDNN kernels are not implemented yet";
+  return what + "; run this plan with --backend cpu";
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+std::string CudaBackend::setupCollectives(const Plan &plan, int rank,
+                                          runtime::Transport &transport,
+                                          double timeout) {
+  timeoutSeconds = timeout;
+#ifdef SOAP_HAVE_NCCL
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess)
+    count = 0;
+  const char *env = std::getenv("SOAP_CUDA_NCCL");
+  // NCCL needs a device per rank: ranks that share a GPU (more ranks on the
+  // node than GPUs, e.g. ranks as threads on one GPU) stay on the host
+  // transport. Every rank decides the same way (homogeneous nodes).
+  bool threads = std::strcmp(transport.kind(), "threads") == 0;
+  int local = threads ? plan.numRanks : localSize(plan.numRanks);
+  if (!options.nccl || (env && std::strcmp(env, "0") == 0) || local > count)
+    return "";
+  ctx.enter();
+  // In plan order, so that every member creates its communicators in the
+  // same order (ncclCommInitRank blocks until all members joined).
+  for (const Communicator &cm : plan.communicators) {
+    int index = -1;
+    for (size_t i = 0; i < cm.ranks.size(); ++i)
+      if (cm.ranks[i] == rank)
+        index = static_cast<int>(i);
+    if (index < 0)
+      continue;
+    ncclUniqueId id;
+    std::vector<runtime::Request> reqs;
+    const int64_t tag = kNcclIdTagBase + cm.id;
+    if (index == 0) {
+      ncclResult_t r = ncclGetUniqueId(&id);
+      if (r != ncclSuccess)
+        return std::string("ncclGetUniqueId: ") + ncclGetErrorString(r);
+      for (size_t i = 1; i < cm.ranks.size(); ++i) {
+        runtime::Request q;
+        std::string e = transport.isend(runtime::Channel::Control, cm.ranks[i],
+                                        tag, &id, sizeof id, q);
+        if (!e.empty())
+          return e;
+        reqs.push_back(q);
+      }
+    } else {
+      runtime::Request q;
+      std::string e = transport.irecv(runtime::Channel::Control, cm.ranks[0],
+                                      tag, &id, sizeof id, q);
+      if (!e.empty())
+        return e;
+      reqs.push_back(q);
+    }
+    std::string e = transport.waitAll(reqs, timeout);
+    if (!e.empty())
+      return "NCCL bootstrap of communicator " + std::to_string(cm.id) + ": " + e;
+    ncclComm_t comm;
+    ncclResult_t r = ncclCommInitRank(&comm, static_cast<int>(cm.ranks.size()),
+                                      id, index);
+    if (r != ncclSuccess)
+      return "ncclCommInitRank (communicator " + std::to_string(cm.id) +
+             "): " + ncclGetErrorString(r);
+    comms[cm.id] = comm;
+  }
+#endif
+  return "";
+}
+
+bool CudaBackend::runsCollective(const PlanTask &t) const {
+#ifdef SOAP_HAVE_NCCL
+  return comms.count(t.comm) > 0;
+#else
+  return false;
+#endif
+}
+
+std::string CudaBackend::collective(const PlanTask &t,
+                                    const CollectiveGroup &group) {
+#ifdef SOAP_HAVE_NCCL
+  auto it = comms.find(t.comm);
+  if (it == comms.end() || !group.comm)
+    return "no NCCL communicator " + std::to_string(t.comm);
+  ncclComm_t comm = it->second;
+  BufferRef dst = dev(t.buffer), src = dev(t.src);
+  if (!dst.meta)
+    return "unknown buffer " + std::to_string(t.buffer);
+  ncclDataType_t type;
+  switch (dst.meta->dtype) {
+  case DType::F32:
+    type = ncclFloat32;
+    break;
+  case DType::F64:
+    type = ncclFloat64;
+    break;
+  case DType::I64:
+    type = ncclInt64;
+    break;
+  case DType::I32:
+    type = ncclInt32;
+    break;
+  default:
+    return std::string("NCCL collectives of ") + toString(dst.meta->dtype) +
+           " are not supported";
+  }
+  const int n = static_cast<int>(group.comm->ranks.size());
+  const size_t count = static_cast<size_t>(dst.meta->numElements());
+  ctx.enter();
+  ncclResult_t r = ncclSuccess;
+  switch (t.collective) {
+  case CollectiveKind::AllReduce:
+    r = ncclAllReduce(dst.data, dst.data, count, type, ncclSum, comm,
+                      ctx.stream);
+    break;
+  case CollectiveKind::Broadcast:
+    r = ncclBroadcast(dst.data, dst.data, count, type, t.root, comm,
+                      ctx.stream);
+    break;
+  case CollectiveKind::AllGather:
+    if (!src.meta)
+      return "all-gather without a source buffer";
+    r = ncclAllGather(src.data, dst.data,
+                      static_cast<size_t>(src.meta->numElements()), type, comm,
+                      ctx.stream);
+    break;
+  case CollectiveKind::ReduceScatter:
+    if (!src.meta)
+      return "reduce-scatter without a source buffer";
+    r = ncclReduceScatter(src.data, dst.data, count, type, ncclSum, comm,
+                          ctx.stream);
+    break;
+  case CollectiveKind::AllToAll: {
+    if (!src.meta)
+      return "all-to-all without a source buffer";
+    size_t chunk = static_cast<size_t>(src.meta->numElements()) / n;
+    size_t bytes = chunk * static_cast<size_t>(byteWidth(dst.meta->dtype));
+    ncclGroupStart();
+    for (int p = 0; p < n && r == ncclSuccess; ++p) {
+      r = ncclSend(static_cast<char *>(src.data) + p * bytes, chunk, type, p,
+                   comm, ctx.stream);
+      if (r == ncclSuccess)
+        r = ncclRecv(static_cast<char *>(dst.data) + p * bytes, chunk, type, p,
+                     comm, ctx.stream);
+    }
+    ncclResult_t g = ncclGroupEnd();
+    if (r == ncclSuccess)
+      r = g;
+    break;
+  }
+  }
+  if (r != ncclSuccess)
+    return std::string("NCCL ") + toString(t.collective) + ": " +
+           ncclGetErrorString(r);
+  return "";
+#else
+  return "this build has no NCCL";
+#endif
+}
+
+} // namespace
+
+std::unique_ptr<Backend> makeCudaBackend(const CudaBackendOptions &options,
+                                         std::function<BufferRef(int)> host,
+                                         std::string &error) {
+  auto b = std::make_unique<CudaBackend>(options, std::move(host));
+  error = b->open();
+  if (!error.empty())
+    return nullptr;
+  return b;
+}
+
+} // namespace soap::cuda

@@ -1,0 +1,509 @@
+//===- CudaKernelTest.cpp - each CUDA kernel against the CPU kernel -------===//
+//
+// Every op the CUDA backend runs, forward and backward, bound from the same
+// plan task by the CPU backend (KernelCalls.cpp) and by the CUDA backend
+// (CudaBackend.cpp), on the same random buffers: every buffer the task
+// writes must agree. Outputs start random too, so a backward that
+// overwrites instead of accumulating fails.
+//
+// Tolerance (f32): max |gpu - cpu| <= 1e-5 * max |cpu| + 1e-6 (summation
+// orders differ: cuBLAS vs OpenBLAS, warp trees vs the CPU's lanes).
+// bf16 GEMMs: 1e-2 * max |cpu| (operands rounded to 8 significant bits;
+// sums of K = 64 products stay within ~4e-3 relative).
+//
+// Skipped (reported as skipped) without a CUDA device.
+//
+//===----------------------------------------------------------------------===//
+#include "soap/Runtime/Backend.h"
+#include "soap/Runtime/Cuda/CudaBackend.h"
+#include "soap/Runtime/Cuda/Device.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+
+using namespace soap;
+using namespace soap::runtime;
+
+namespace {
+
+bool haveDevice(std::string &why) {
+  return !soap::cuda::listDevices(&why).empty();
+}
+
+#define SKIP_WITHOUT_DEVICE()                                                  \
+  do {                                                                         \
+    std::string why_;                                                          \
+    if (!haveDevice(why_))                                                     \
+      GTEST_SKIP() << "no CUDA device: " << why_;                              \
+  } while (0)
+
+/// The buffers of one task, twice (CPU and GPU copies of the host memory).
+class Case {
+public:
+  explicit Case(uint32_t seed = 1) : rng(seed) {}
+
+  /// A float buffer, uniform in [lo, hi).
+  int f32(std::vector<int64_t> shape, float lo = -1, float hi = 1) {
+    int id = add(shape, DType::F32);
+    std::uniform_real_distribution<float> d(lo, hi);
+    float *p = reinterpret_cast<float *>(cpu[id].data());
+    for (int64_t i = 0; i < numel(id); ++i)
+      p[i] = d(rng);
+    gpu[id] = cpu[id];
+    return id;
+  }
+  /// An index buffer, uniform in [lo, hi).
+  int ids(std::vector<int64_t> shape, int64_t lo, int64_t hi,
+          DType dtype = DType::I64) {
+    int id = add(shape, dtype);
+    std::uniform_int_distribution<int64_t> d(lo, hi - 1);
+    for (int64_t i = 0; i < numel(id); ++i) {
+      int64_t v = d(rng);
+      if (dtype == DType::I64)
+        reinterpret_cast<int64_t *>(cpu[id].data())[i] = v;
+      else
+        reinterpret_cast<int32_t *>(cpu[id].data())[i] = static_cast<int32_t>(v);
+    }
+    gpu[id] = cpu[id];
+    return id;
+  }
+
+  PlanTask task;
+
+  /// Binds `task` on both backends and runs it at each of `steps`; "" or
+  /// what failed.
+  std::string run(std::vector<int64_t> steps = {1}, std::string precision = "f32") {
+    auto lookup = [this](std::map<int, std::vector<char>> &mem) {
+      return [this, &mem](int id) -> BufferRef {
+        auto it = buffers.find(id);
+        if (it == buffers.end())
+          return {};
+        return {it->second.get(), mem[id].data()};
+      };
+    };
+    std::unique_ptr<Backend> c = makeCpuBackend(lookup(cpu));
+    KernelSettings settings;
+    settings.optimizer = optimizer;
+    settings.seed = 5;
+    Thunk tc, tg;
+    std::string e = c->bindKernel(task, settings, tc);
+    if (!e.empty())
+      return "cpu: " + e;
+    soap::cuda::CudaBackendOptions o;
+    o.precision = precision;
+    o.device = 0;
+    std::unique_ptr<Backend> g = soap::cuda::makeCudaBackend(o, lookup(gpu), e);
+    if (!g)
+      return "cuda: " + e;
+    std::vector<BufferRef> all;
+    for (auto &[id, b] : buffers)
+      all.push_back({b.get(), gpu[id].data()});
+    if (!(e = g->allocate(all)).empty())
+      return "cuda allocate: " + e;
+    for (auto &[id, b] : buffers)
+      if (!(e = g->toDevice(id)).empty())
+        return e;
+    if (!(e = g->bindKernel(task, settings, tg)).empty())
+      return "cuda: " + e;
+    for (int64_t s : steps) {
+      tc(s);
+      tg(s);
+    }
+    if (!(e = g->synchronize()).empty())
+      return "cuda: " + e;
+    for (auto &[id, b] : buffers)
+      if (!(e = g->toHost(id)).empty())
+        return e;
+    return "";
+  }
+
+  /// Binding on the CUDA backend alone: its error ("" when it binds).
+  std::string bindGpuOnly() {
+    std::string e;
+    soap::cuda::CudaBackendOptions o;
+    o.device = 0;
+    std::unique_ptr<Backend> g = soap::cuda::makeCudaBackend(
+        o,
+        [this](int id) -> BufferRef {
+          return {buffers[id].get(), gpu[id].data()};
+        },
+        e);
+    if (!g)
+      return "no backend: " + e;
+    std::vector<BufferRef> all;
+    for (auto &[id, b] : buffers)
+      all.push_back({b.get(), gpu[id].data()});
+    if (!(e = g->allocate(all)).empty())
+      return e;
+    Thunk t;
+    KernelSettings s;
+    return g->bindKernel(task, s, t);
+  }
+
+  /// Every float buffer agrees within tol * max|cpu| + floor.
+  void expectClose(double tol = 1e-5, double floor = 1e-6) {
+    for (auto &[id, b] : buffers) {
+      if (b->dtype != DType::F32)
+        continue;
+      const float *x = reinterpret_cast<const float *>(cpu[id].data());
+      const float *y = reinterpret_cast<const float *>(gpu[id].data());
+      double scale = 0, err = 0;
+      for (int64_t i = 0; i < numel(id); ++i) {
+        scale = std::max(scale, std::abs(double(x[i])));
+        if (std::isnan(y[i]) != std::isnan(x[i]))
+          err = INFINITY;
+        else if (!std::isnan(x[i]))
+          err = std::max(err, std::abs(double(x[i]) - y[i]));
+      }
+      EXPECT_LE(err, tol * scale + floor)
+          << "buffer " << id << " (" << b->name << "): max |gpu - cpu| " << err
+          << ", max |cpu| " << scale;
+    }
+  }
+
+  OptimizerSettings optimizer;
+
+private:
+  int add(const std::vector<int64_t> &shape, DType dtype) {
+    int id = next++;
+    auto b = std::make_unique<PlanBuffer>();
+    b->id = id;
+    b->name = "b" + std::to_string(id);
+    b->dtype = dtype;
+    b->shape = shape;
+    cpu[id].assign(static_cast<size_t>(std::max<int64_t>(b->bytes(), 1)), 0);
+    buffers[id] = std::move(b);
+    return id;
+  }
+  int64_t numel(int id) { return buffers[id]->numElements(); }
+
+  std::mt19937 rng;
+  int next = 0;
+  std::map<int, std::unique_ptr<PlanBuffer>> buffers;
+  std::map<int, std::vector<char>> cpu, gpu;
+};
+
+PlanTask kernel(const std::string &kind, Phase phase, std::vector<int> inputs,
+                std::vector<int> outputs) {
+  PlanTask t;
+  t.type = TaskType::Kernel;
+  t.phase = phase;
+  t.op = "op";
+  t.kind = kind;
+  t.inputs = std::move(inputs);
+  t.outputs = std::move(outputs);
+  return t;
+}
+
+constexpr Phase F = Phase::Forward, B = Phase::Backward;
+
+//===----------------------------------------------------------------------===//
+
+TEST(CudaKernels, Linear) {
+  SKIP_WITHOUT_DEVICE();
+  for (bool bias : {true, false}) {
+    Case c;
+    int x = c.f32({3, 5, 16}), w = c.f32({16, 24}), b = bias ? c.f32({24}) : -1,
+        y = c.f32({3, 5, 24});
+    c.task = kernel("linear", F, {x, w, b}, {y});
+    ASSERT_EQ(c.run(), "");
+    c.expectClose();
+  }
+  Case c;
+  int x = c.f32({3, 5, 16}), w = c.f32({16, 24}), b = c.f32({24}),
+      dy = c.f32({3, 5, 24}), dx = c.f32({3, 5, 16}), dw = c.f32({16, 24}),
+      db = c.f32({24});
+  c.task = kernel("linear", B, {x, w, b, dy}, {dx, dw, db});
+  ASSERT_EQ(c.run(), "");
+  c.expectClose();
+}
+
+TEST(CudaKernels, LinearBf16) {
+  SKIP_WITHOUT_DEVICE();
+  Case c;
+  int x = c.f32({32, 64}), w = c.f32({64, 48}), b = c.f32({48}),
+      y = c.f32({32, 48});
+  c.task = kernel("linear", F, {x, w, b}, {y});
+  ASSERT_EQ(c.run({1}, "bf16"), "");
+  c.expectClose(1e-2, 1e-3);
+  Case d;
+  x = d.f32({32, 64}), w = d.f32({64, 48}), b = d.f32({48});
+  int dy = d.f32({32, 48}), dx = d.f32({32, 64}), dw = d.f32({64, 48}),
+      db = d.f32({48});
+  d.task = kernel("linear", B, {x, w, b, dy}, {dx, dw, db});
+  ASSERT_EQ(d.run({1}, "bf16"), "");
+  d.expectClose(1e-2, 1e-3);
+}
+
+TEST(CudaKernels, MatmulFoldedRegularAndBroadcast) {
+  SKIP_WITHOUT_DEVICE();
+  struct Shapes {
+    std::vector<int64_t> a, b, y;
+  };
+  for (const Shapes &s : std::vector<Shapes>{
+           {{2, 3, 8, 16}, {16, 12}, {2, 3, 8, 12}},    // rhs folds
+           {{4, 8, 16}, {4, 16, 12}, {4, 8, 12}},       // strided batched
+           {{2, 1, 8, 16}, {3, 16, 12}, {2, 3, 8, 12}}, // broadcast batch
+           {{8, 16}, {2, 16, 12}, {2, 8, 12}}}) {        // lhs broadcast
+    SCOPED_TRACE(testing::PrintToString(s.y));
+    Case f;
+    int a = f.f32(s.a), bb = f.f32(s.b), y = f.f32(s.y);
+    f.task = kernel("matmul", F, {a, bb}, {y});
+    ASSERT_EQ(f.run(), "");
+    f.expectClose();
+    Case g;
+    a = g.f32(s.a), bb = g.f32(s.b);
+    int dy = g.f32(s.y), da = g.f32(s.a), db = g.f32(s.b);
+    g.task = kernel("matmul", B, {a, bb, dy}, {da, db});
+    ASSERT_EQ(g.run(), "");
+    g.expectClose();
+  }
+}
+
+TEST(CudaKernels, Unary) {
+  SKIP_WITHOUT_DEVICE();
+  for (const char *k : {"relu", "gelu", "sigmoid", "tanh", "exp", "log", "neg",
+                        "sqrt", "erf"}) {
+    SCOPED_TRACE(k);
+    bool positive = std::strcmp(k, "log") == 0 || std::strcmp(k, "sqrt") == 0;
+    float lo = positive ? 0.5f : -2.f, hi = 2.f;
+    Case f;
+    int x = f.f32({7, 33}, lo, hi), y = f.f32({7, 33});
+    f.task = kernel(k, F, {x}, {y});
+    ASSERT_EQ(f.run(), "");
+    f.expectClose();
+    Case b;
+    x = b.f32({7, 33}, lo, hi);
+    int dy = b.f32({7, 33}), dx = b.f32({7, 33});
+    b.task = kernel(k, B, {x, dy}, {dx});
+    ASSERT_EQ(b.run(), "");
+    b.expectClose();
+  }
+}
+
+TEST(CudaKernels, BinaryBroadcast) {
+  SKIP_WITHOUT_DEVICE();
+  struct Shapes {
+    std::vector<int64_t> a, b, y;
+  };
+  for (const char *k : {"add", "sub", "mul", "div"})
+    for (const Shapes &s : std::vector<Shapes>{{{4, 6}, {4, 6}, {4, 6}},
+                                               {{4, 1, 6}, {5, 1}, {4, 5, 6}},
+                                               {{3, 8}, {8}, {3, 8}},
+                                               {{2, 3, 4}, {}, {2, 3, 4}}}) {
+      SCOPED_TRACE(std::string(k) + " " + testing::PrintToString(s.y));
+      Case f;
+      int a = f.f32(s.a), b = f.f32(s.b, 0.5f, 2.f), y = f.f32(s.y);
+      f.task = kernel(k, F, {a, b}, {y});
+      ASSERT_EQ(f.run(), "");
+      f.expectClose();
+      Case g;
+      a = g.f32(s.a), b = g.f32(s.b, 0.5f, 2.f);
+      int dy = g.f32(s.y), da = g.f32(s.a), db = g.f32(s.b);
+      g.task = kernel(k, B, {a, b, dy}, {da, db});
+      ASSERT_EQ(g.run(), "");
+      g.expectClose();
+    }
+}
+
+TEST(CudaKernels, Softmax) {
+  SKIP_WITHOUT_DEVICE();
+  for (int64_t axis : {-1, 1, 0}) {
+    SCOPED_TRACE(axis);
+    Case f;
+    int x = f.f32({3, 70, 5}, -4, 4), y = f.f32({3, 70, 5});
+    f.task = kernel("softmax", F, {x}, {y});
+    f.task.attrs["axis"] = PlanAttr::ofInt(axis);
+    ASSERT_EQ(f.run(), "");
+    f.expectClose();
+    Case b;
+    x = b.f32({3, 70, 5}, -4, 4);
+    int dy = b.f32({3, 70, 5}), dx = b.f32({3, 70, 5});
+    b.task = kernel("softmax", B, {x, dy}, {dx});
+    b.task.attrs["axis"] = PlanAttr::ofInt(axis);
+    ASSERT_EQ(b.run(), "");
+    b.expectClose();
+  }
+}
+
+TEST(CudaKernels, LayerNorm) {
+  SKIP_WITHOUT_DEVICE();
+  struct Case2 {
+    std::vector<int64_t> x, p;
+    int64_t axis;
+  };
+  for (const Case2 &s : std::vector<Case2>{{{6, 40}, {40}, -1},
+                                           {{2, 3, 8}, {3, 8}, 1},
+                                           {{4, 300}, {300}, -1}}) {
+    SCOPED_TRACE(testing::PrintToString(s.x));
+    Case f;
+    int x = f.f32(s.x, -3, 3), g = f.f32(s.p), b = f.f32(s.p), y = f.f32(s.x);
+    f.task = kernel("layer_norm", F, {x, g, b}, {y});
+    f.task.attrs["axis"] = PlanAttr::ofInt(s.axis);
+    f.task.attrs["epsilon"] = PlanAttr::ofFloat(1e-5);
+    ASSERT_EQ(f.run(), "");
+    f.expectClose();
+    Case c;
+    x = c.f32(s.x, -3, 3), g = c.f32(s.p), b = c.f32(s.p);
+    int dy = c.f32(s.x), dx = c.f32(s.x), dg = c.f32(s.p), db = c.f32(s.p);
+    c.task = kernel("layer_norm", B, {x, g, b, dy}, {dx, dg, db});
+    c.task.attrs["axis"] = PlanAttr::ofInt(s.axis);
+    c.task.attrs["epsilon"] = PlanAttr::ofFloat(1e-5);
+    ASSERT_EQ(c.run(), "");
+    c.expectClose();
+  }
+}
+
+TEST(CudaKernels, EmbeddingWithRowOffset) {
+  SKIP_WITHOUT_DEVICE();
+  for (DType dt : {DType::I64, DType::I32}) {
+    // Rows [10, 30) of a 40-row vocabulary: ids outside give zero rows.
+    Case f;
+    int ids = f.ids({4, 9}, 0, 40, dt), table = f.f32({20, 12}),
+        y = f.f32({4, 9, 12});
+    f.task = kernel("embedding", F, {ids, table}, {y});
+    f.task.attrs["row_offset"] = PlanAttr::ofInt(10);
+    ASSERT_EQ(f.run(), "");
+    f.expectClose();
+    Case b;
+    ids = b.ids({4, 9}, 0, 40, dt), table = b.f32({20, 12});
+    int dy = b.f32({4, 9, 12}), dt2 = b.f32({20, 12});
+    b.task = kernel("embedding", B, {ids, table, dy}, {-1, dt2});
+    b.task.attrs["row_offset"] = PlanAttr::ofInt(10);
+    ASSERT_EQ(b.run(), "");
+    b.expectClose();
+  }
+}
+
+TEST(CudaKernels, SoftmaxCrossEntropy) {
+  SKIP_WITHOUT_DEVICE();
+  for (int64_t count : {0, 100}) {
+    SCOPED_TRACE(count);
+    Case f;
+    // Labels in [-1, 50): -1 (outside [0, C)) contributes nothing.
+    int z = f.f32({6, 7, 50}, -3, 3), l = f.ids({6, 7}, -1, 50),
+        loss = f.f32({});
+    f.task = kernel("softmax_cross_entropy", F, {z, l}, {loss});
+    f.task.attrs["global_count"] = PlanAttr::ofInt(count);
+    ASSERT_EQ(f.run(), "");
+    f.expectClose();
+    Case b;
+    z = b.f32({6, 7, 50}, -3, 3), l = b.ids({6, 7}, -1, 50);
+    int dl = b.f32({}, 0.5f, 2.f), dz = b.f32({6, 7, 50});
+    b.task = kernel("softmax_cross_entropy", B, {z, l, dl}, {dz, -1});
+    b.task.attrs["global_count"] = PlanAttr::ofInt(count);
+    ASSERT_EQ(b.run(), "");
+    b.expectClose();
+  }
+}
+
+TEST(CudaKernels, MseLoss) {
+  SKIP_WITHOUT_DEVICE();
+  Case f;
+  int p = f.f32({9, 31}), t = f.f32({9, 31}), loss = f.f32({});
+  f.task = kernel("mse_loss", F, {p, t}, {loss});
+  ASSERT_EQ(f.run(), "");
+  f.expectClose();
+  Case b;
+  p = b.f32({9, 31}), t = b.f32({9, 31});
+  int dl = b.f32({}), dp = b.f32({9, 31}), dt = b.f32({9, 31});
+  b.task = kernel("mse_loss", B, {p, t, dl}, {dp, dt});
+  b.task.attrs["global_count"] = PlanAttr::ofInt(500);
+  ASSERT_EQ(b.run(), "");
+  b.expectClose();
+}
+
+TEST(CudaKernels, ReshapeAndTranspose) {
+  SKIP_WITHOUT_DEVICE();
+  Case f;
+  int x = f.f32({4, 6, 5}), y = f.f32({24, 5});
+  f.task = kernel("reshape", F, {x}, {y});
+  ASSERT_EQ(f.run(), "");
+  f.expectClose(0, 0);
+  Case b;
+  int dy = b.f32({24, 5}), dx = b.f32({4, 6, 5});
+  b.task = kernel("flatten", B, {b.f32({4, 6, 5}), dy}, {dx});
+  ASSERT_EQ(b.run(), "");
+  b.expectClose(0, 0);
+  Case t;
+  x = t.f32({4, 6, 5}), y = t.f32({5, 4, 6});
+  t.task = kernel("transpose", F, {x}, {y});
+  t.task.attrs["permutation"] = PlanAttr::ofInts({2, 0, 1});
+  ASSERT_EQ(t.run(), "");
+  t.expectClose(0, 0);
+  Case u;
+  x = u.f32({4, 6, 5}), dy = u.f32({5, 4, 6}), dx = u.f32({4, 6, 5});
+  u.task = kernel("transpose", B, {x, dy}, {dx});
+  u.task.attrs["permutation"] = PlanAttr::ofInts({2, 0, 1});
+  ASSERT_EQ(u.run(), "");
+  u.expectClose(0, 0);
+}
+
+TEST(CudaKernels, DropoutMaskIsTheCpuMask) {
+  SKIP_WITHOUT_DEVICE();
+  for (Phase ph : {F, B}) {
+    Case c;
+    // A [3, 8] shard at (2, 4) of a [6, 16] tensor; steps 1 and 2.
+    int x = c.f32({3, 8}), dy = c.f32({3, 8}), y = c.f32({3, 8});
+    c.task = ph == F ? kernel("dropout", F, {x}, {y})
+                     : kernel("dropout", B, {x, dy}, {y});
+    c.task.attrs["ratio"] = PlanAttr::ofFloat(0.3);
+    c.task.attrs["seed"] = PlanAttr::ofInt(42);
+    c.task.attrs["salt"] = PlanAttr::ofInt(3);
+    c.task.attrs["global_shape"] = PlanAttr::ofInts({6, 16});
+    c.task.attrs["offset"] = PlanAttr::ofInts({2, 4});
+    ASSERT_EQ(c.run({1, 2}), "");
+    c.expectClose(1e-7, 0);
+  }
+}
+
+TEST(CudaKernels, SgdAndAdamUpdates) {
+  SKIP_WITHOUT_DEVICE();
+  for (double wd : {0.0, 0.01}) {
+    for (bool nesterov : {false, true}) {
+      Case c;
+      c.optimizer.kind = OptimizerSettings::Kind::Sgd;
+      c.optimizer.lr = 0.1;
+      c.optimizer.momentum = 0.9;
+      c.optimizer.nesterov = nesterov;
+      c.optimizer.weightDecay = wd;
+      int p = c.f32({1000}), g = c.f32({1000}), m = c.f32({1000});
+      c.task = kernel("sgd", Phase::Update, {p, g, m}, {});
+      ASSERT_EQ(c.run({1, 2, 3}), "");
+      c.expectClose();
+    }
+    for (bool decoupled : {false, true}) {
+      Case c;
+      c.optimizer.kind = OptimizerSettings::Kind::Adam;
+      c.optimizer.lr = 1e-3;
+      c.optimizer.weightDecay = wd;
+      c.optimizer.decoupled = decoupled;
+      int p = c.f32({1000}), g = c.f32({1000}), m = c.f32({1000}),
+          v = c.f32({1000}, 0.f, 1.f);
+      c.task = kernel("adam", Phase::Update, {p, g, m, v}, {});
+      ASSERT_EQ(c.run({1, 2, 3}), "");
+      c.expectClose();
+    }
+  }
+}
+
+TEST(CudaKernels, OpsWithoutCudaKernelAreRefusedAtBindTime) {
+  SKIP_WITHOUT_DEVICE();
+  Case c;
+  int x = c.f32({2, 3, 8, 8}), w = c.f32({4, 3, 3, 3}), y = c.f32({2, 4, 6, 6});
+  c.task = kernel("conv2d", F, {x, w, -1}, {y});
+  c.task.op = "conv1";
+  std::string e = c.bindGpuOnly();
+  EXPECT_NE(e.find("no CUDA kernel for 'conv2d'"), std::string::npos) << e;
+  EXPECT_NE(e.find("conv1"), std::string::npos) << e;
+  c.task.kind = "attention";
+  e = c.bindGpuOnly();
+  EXPECT_NE(e.find("no CUDA kernel for 'attention'"), std::string::npos) << e;
+}
+
+} // namespace
