@@ -57,10 +57,40 @@ const OpConfig *StrategyFile::find(std::string_view op) const {
   return nullptr;
 }
 
+std::vector<std::string> StrategyFile::trainingFeatures() const {
+  std::vector<std::string> f;
+  if (pipeline)
+    f.push_back("pipeline parallelism");
+  if (zeroStage > 0)
+    f.push_back("ZeRO stage " + std::to_string(zeroStage));
+  if (offloadOptimizer)
+    f.push_back("optimizer offload");
+  for (const OpConfig &c : ops)
+    if (c.recompute) {
+      f.push_back("activation recomputation");
+      break;
+    }
+  return f;
+}
+
+std::string unsupportedTrainingFeatures(const StrategyFile &s,
+                                        const std::string &consumer) {
+  std::vector<std::string> f = s.trainingFeatures();
+  if (f.empty())
+    return "";
+  std::string list;
+  for (size_t i = 0; i < f.size(); ++i)
+    list += (i ? (i + 1 == f.size() ? " and " : ", ") : "") + f[i];
+  return "the strategy uses " + list + ", which " + consumer +
+         " does not execute yet (the simulator and the search model them; "
+         "use --emit strategy or summary, or a strategy without them)";
+}
+
 std::string writeStrategyJson(const StrategyFile &s) {
   ordered_json j;
   j["format"] = "soap-strategy";
-  j["version"] = s.version;
+  j["version"] = s.trainingFeatures().empty() ? kStrategyFormatVersionPlain
+                                              : kStrategyFormatVersion;
   j["model"] = {{"name", s.modelName}, {"fingerprint", s.modelFingerprint}};
   j["machine"] = {{"name", s.machineName},
                   {"nodes", s.nodes},
@@ -77,9 +107,26 @@ std::string writeStrategyJson(const StrategyFile &s) {
     op["view"] = {{"start", c.start}, {"strides", ordered_json::object()}};
     for (const auto &[d, stride] : c.strides)
       op["view"]["strides"][d] = stride;
+    if (c.recompute)
+      op["recompute"] = true;
     ops.push_back(std::move(op));
   }
   j["ops"] = std::move(ops);
+  if (s.pipeline) {
+    ordered_json p;
+    p["schedule"] = s.pipeline->schedule;
+    p["micro_batches"] = s.pipeline->microBatches;
+    p["stages"] = ordered_json::array();
+    for (const PipelineStageSpec &st : s.pipeline->stages)
+      p["stages"].push_back(
+          {{"ops", {{"first", st.firstOp}, {"last", st.lastOp}}},
+           {"devices", {{"start", st.firstDevice}, {"count", st.numDevices}}}});
+    j["pipeline"] = std::move(p);
+  }
+  if (s.zeroStage > 0)
+    j["zero_stage"] = s.zeroStage;
+  if (s.offloadOptimizer)
+    j["offload_optimizer"] = true;
   if (s.predicted) {
     const StrategyMetrics &m = *s.predicted;
     j["predicted"] = {{"step_time_s", m.stepTimeSeconds},
@@ -156,6 +203,16 @@ struct Reader {
     out = v->get<double>();
     return true;
   }
+  bool boolean(const ordered_json &obj, const std::string &path,
+               const char *key, bool &out) {
+    const ordered_json *v = field(obj, path, key);
+    if (!v)
+      return false;
+    if (!v->is_boolean())
+      return fail(path + "." + key, "must be true or false");
+    out = v->get<bool>();
+    return true;
+  }
   bool intMap(const ordered_json &v, const std::string &path,
               std::map<std::string, int64_t> &out) {
     if (!v.is_object())
@@ -198,12 +255,22 @@ bool parseStrategyJson(std::string_view text, StrategyFile &out,
                                        format + "\""));
   if (!r.integer(j, "$", "version", version))
     return done(false);
-  if (version != kStrategyFormatVersion)
+  if (version != kStrategyFormatVersion &&
+      version != kStrategyFormatVersionPlain)
     return done(r.fail("$.version",
                        "is " + std::to_string(version) +
-                           "; this Soap reads version " +
-                           std::to_string(kStrategyFormatVersion)));
+                           "; this Soap reads versions " +
+                           std::to_string(kStrategyFormatVersionPlain) +
+                           " and " + std::to_string(kStrategyFormatVersion)));
   s.version = static_cast<int>(version);
+  // Version-2 fields in a version-1 file: an older writer never made it,
+  // and an older reader would have dropped them silently.
+  auto needsV2 = [&](const std::string &path) {
+    return r.fail(path, "needs format version " +
+                            std::to_string(kStrategyFormatVersion) +
+                            " (the file says version " +
+                            std::to_string(version) + ")");
+  };
 
   const ordered_json *model = r.field(j, "$", "model");
   if (!model || !r.str(*model, "$.model", "name", s.modelName) ||
@@ -240,7 +307,67 @@ bool parseStrategyJson(std::string_view text, StrategyFile &out,
         if (!r.intMap(*strides, path + ".view.strides", c.strides))
           return done(false);
     }
+    if (op.contains("recompute")) {
+      if (version < kStrategyFormatVersion)
+        return done(needsV2(path + ".recompute"));
+      if (!r.boolean(op, path, "recompute", c.recompute))
+        return done(false);
+    }
     s.ops.push_back(std::move(c));
+  }
+
+  if (const ordered_json *p = r.field(j, "$", "pipeline", false)) {
+    if (version < kStrategyFormatVersion)
+      return done(needsV2("$.pipeline"));
+    PipelineSpec spec;
+    if (!r.str(*p, "$.pipeline", "schedule", spec.schedule) ||
+        !r.integer(*p, "$.pipeline", "micro_batches", spec.microBatches))
+      return done(false);
+    if (spec.schedule != "gpipe" && spec.schedule != "1f1b")
+      return done(r.fail("$.pipeline.schedule",
+                         "must be \"gpipe\" or \"1f1b\", got \"" +
+                             spec.schedule + "\""));
+    if (spec.microBatches < 1)
+      return done(r.fail("$.pipeline.micro_batches", "must be >= 1"));
+    const ordered_json *stages = r.field(*p, "$.pipeline", "stages");
+    if (!stages)
+      return done(false);
+    if (!stages->is_array() || stages->empty())
+      return done(r.fail("$.pipeline.stages", "must be a non-empty array"));
+    for (size_t i = 0; i < stages->size(); ++i) {
+      std::string path = "$.pipeline.stages[" + std::to_string(i) + "]";
+      const ordered_json &st = (*stages)[i];
+      PipelineStageSpec spec2;
+      const ordered_json *opsRange = r.field(st, path, "ops");
+      const ordered_json *devs = opsRange ? r.field(st, path, "devices") : nullptr;
+      if (!devs ||
+          !r.str(*opsRange, path + ".ops", "first", spec2.firstOp) ||
+          !r.str(*opsRange, path + ".ops", "last", spec2.lastOp) ||
+          !r.integer(*devs, path + ".devices", "start", spec2.firstDevice) ||
+          !r.integer(*devs, path + ".devices", "count", spec2.numDevices))
+        return done(false);
+      if (spec2.firstDevice < 0 || spec2.numDevices < 1)
+        return done(r.fail(path + ".devices",
+                           "start must be >= 0 and count >= 1"));
+      spec.stages.push_back(std::move(spec2));
+    }
+    s.pipeline = std::move(spec);
+  }
+  if (j.contains("zero_stage")) {
+    if (version < kStrategyFormatVersion)
+      return done(needsV2("$.zero_stage"));
+    int64_t z = 0;
+    if (!r.integer(j, "$", "zero_stage", z))
+      return done(false);
+    if (z < 0 || z > 3)
+      return done(r.fail("$.zero_stage", "must be 0, 1, 2 or 3"));
+    s.zeroStage = static_cast<int>(z);
+  }
+  if (j.contains("offload_optimizer")) {
+    if (version < kStrategyFormatVersion)
+      return done(needsV2("$.offload_optimizer"));
+    if (!r.boolean(j, "$", "offload_optimizer", s.offloadOptimizer))
+      return done(false);
   }
 
   if (const ordered_json *p = r.field(j, "$", "predicted", false)) {
@@ -293,6 +420,77 @@ bool parseStrategyJson(std::string_view text, StrategyFile &out,
     s.search = std::move(info);
   }
   return done(true);
+}
+
+/// Stages name ops of the model, follow each other in its op order without
+/// gaps, sit on disjoint sub-meshes inside the machine, and hold the views
+/// of their ops.
+static void validatePipeline(const StrategyFile &s, const OpGraph &graph,
+                             int64_t devices,
+                             std::vector<std::string> &problems) {
+  const PipelineSpec &p = *s.pipeline;
+  int expect = 0;
+  for (size_t i = 0; i < p.stages.size(); ++i) {
+    const PipelineStageSpec &st = p.stages[i];
+    std::string where = "pipeline stage " + std::to_string(i);
+    int first = graph.findOp(st.firstOp), last = graph.findOp(st.lastOp);
+    if (first < 0 || last < 0) {
+      problems.push_back(where + " names op '" +
+                         (first < 0 ? st.firstOp : st.lastOp) +
+                         "', which is not in the model");
+      return;
+    }
+    if (first != expect) {
+      problems.push_back(
+          where + " starts at op '" + st.firstOp + "'; stages must cover the "
+          "ops in the model's order without gaps (expected '" +
+          (expect < static_cast<int>(graph.ops.size())
+               ? graph.ops[expect].name
+               : std::string("<none>")) +
+          "')");
+      return;
+    }
+    if (last < first) {
+      problems.push_back(where + " ends at op '" + st.lastOp +
+                         "', before its first op '" + st.firstOp + "'");
+      return;
+    }
+    if (st.firstDevice + st.numDevices > devices)
+      problems.push_back(where + "'s devices " + std::to_string(st.firstDevice) +
+                         ".." + std::to_string(st.firstDevice + st.numDevices - 1) +
+                         " are not inside the machine's 0.." +
+                         std::to_string(devices - 1));
+    for (size_t o = 0; o < i; ++o) {
+      const PipelineStageSpec &other = p.stages[o];
+      if (st.firstDevice < other.firstDevice + other.numDevices &&
+          other.firstDevice < st.firstDevice + st.numDevices)
+        problems.push_back(where + "'s devices overlap those of stage " +
+                           std::to_string(o));
+    }
+    for (int k = first; k <= last; ++k) {
+      const OpConfig *c = s.find(graph.ops[k].name);
+      if (!c)
+        continue;
+      std::vector<std::string> order;
+      for (const ParallelDim &d : graph.ops[k].dims)
+        order.push_back(d.name);
+      for (int64_t id : c->deviceIds(order))
+        if (id < st.firstDevice || id >= st.firstDevice + st.numDevices) {
+          problems.push_back("op '" + c->op + "' of " + where +
+                             " runs on device " + std::to_string(id) +
+                             ", outside the stage's devices " +
+                             std::to_string(st.firstDevice) + ".." +
+                             std::to_string(st.firstDevice + st.numDevices - 1));
+          break;
+        }
+    }
+    expect = last + 1;
+  }
+  if (expect != static_cast<int>(graph.ops.size()))
+    problems.push_back("the pipeline stages end at op '" +
+                       graph.ops[expect - 1].name +
+                       "'; the last stage must end at the model's last op '" +
+                       graph.ops.back().name + "'");
 }
 
 std::vector<std::string> validateStrategy(const StrategyFile &s,
@@ -395,6 +593,8 @@ std::vector<std::string> validateStrategy(const StrategyFile &s,
     if (!seen.count(node.name))
       problems.push_back("op '" + node.name + "' (" + node.kind +
                          ") has no entry in the strategy");
+  if (s.pipeline)
+    validatePipeline(s, graph, devices, problems);
   return problems;
 }
 

@@ -86,7 +86,7 @@ TEST(Strategy, ParseErrorsNameTheField) {
   std::string error;
   EXPECT_FALSE(parseStrategyJson("{", s, error));
   EXPECT_EQ(error, "not valid JSON");
-  EXPECT_FALSE(parseStrategyJson(R"({"format": "soap-strategy", "version": 2})",
+  EXPECT_FALSE(parseStrategyJson(R"({"format": "soap-strategy", "version": 3})",
                                  s, error));
   EXPECT_NE(error.find("$.version"), std::string::npos) << error;
   std::string text = writeStrategyJson(dataParallel(twoOps(), 2));
@@ -136,4 +136,135 @@ TEST(Strategy, DeviceIdsFollowTheOpDimOrder) {
   EXPECT_EQ(c.deviceIds({"batch", "out", "in"}),
             (std::vector<int64_t>{4, 6, 5, 7}));
   EXPECT_EQ(c.numDevices(), 4);
+}
+
+//===----------------------------------------------------------------------===//
+// Version 2: pipeline, ZeRO, offload, recompute (issue 8)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// fc on devices 0-1, act on devices 2-3: two pipeline stages.
+StrategyFile pipelined(const OpGraph &g) {
+  StrategyFile s = dataParallel(g, 2);
+  s.ops[1].start = 2;
+  PipelineSpec p;
+  p.schedule = "1f1b";
+  p.microBatches = 4;
+  p.stages = {{"fc", "fc", 0, 2}, {"act", "act", 2, 2}};
+  s.pipeline = p;
+  s.zeroStage = 2;
+  s.offloadOptimizer = true;
+  s.ops[1].recompute = true;
+  return s;
+}
+} // namespace
+
+TEST(Strategy, PlainStrategiesStayVersionOne) {
+  std::string text = writeStrategyJson(dataParallel(twoOps(), 4));
+  EXPECT_NE(text.find("\"version\": 1"), std::string::npos);
+  EXPECT_EQ(text.find("pipeline"), std::string::npos);
+  EXPECT_EQ(text.find("recompute"), std::string::npos);
+  EXPECT_TRUE(dataParallel(twoOps(), 4).trainingFeatures().empty());
+}
+
+TEST(Strategy, VersionTwoRoundTrips) {
+  OpGraph g = twoOps();
+  StrategyFile s = pipelined(g);
+  std::string text = writeStrategyJson(s);
+  EXPECT_NE(text.find("\"version\": 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"micro_batches\": 4"), std::string::npos) << text;
+  StrategyFile back;
+  std::string error;
+  ASSERT_TRUE(parseStrategyJson(text, back, error)) << error;
+  EXPECT_EQ(back.version, 2);
+  ASSERT_TRUE(back.pipeline);
+  EXPECT_EQ(*back.pipeline, *s.pipeline);
+  EXPECT_EQ(back.zeroStage, 2);
+  EXPECT_TRUE(back.offloadOptimizer);
+  EXPECT_FALSE(back.ops[0].recompute);
+  EXPECT_TRUE(back.ops[1].recompute);
+  EXPECT_EQ(writeStrategyJson(back), text);
+  EXPECT_TRUE(validateStrategy(back, g, 1, 4, "m0").empty());
+  EXPECT_EQ(back.trainingFeatures(),
+            (std::vector<std::string>{"pipeline parallelism", "ZeRO stage 2",
+                                      "optimizer offload",
+                                      "activation recomputation"}));
+  std::string why = unsupportedTrainingFeatures(back, "the lowering");
+  EXPECT_NE(why.find("pipeline parallelism, ZeRO stage 2, optimizer offload "
+                     "and activation recomputation, which the lowering does "
+                     "not execute yet"),
+            std::string::npos)
+      << why;
+  EXPECT_EQ(unsupportedTrainingFeatures(dataParallel(g, 4), "x"), "");
+}
+
+TEST(Strategy, VersionTwoParseErrorsNameTheField) {
+  OpGraph g = twoOps();
+  std::string good = writeStrategyJson(pipelined(g));
+  auto fails = [&](std::string text, const std::string &expected) {
+    StrategyFile s;
+    std::string error;
+    EXPECT_FALSE(parseStrategyJson(text, s, error)) << expected;
+    EXPECT_EQ(error, expected);
+  };
+  auto edit = [&](const std::string &from, const std::string &to) {
+    std::string t = good;
+    size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos)
+      t.replace(at, from.size(), to);
+    return t;
+  };
+  fails(edit("\"version\": 2", "\"version\": 1"),
+        "$.ops[1].recompute: needs format version 2 (the file says version 1)");
+  fails(edit("\"schedule\": \"1f1b\"", "\"schedule\": \"pipedream\""),
+        "$.pipeline.schedule: must be \"gpipe\" or \"1f1b\", got \"pipedream\"");
+  fails(edit("\"micro_batches\": 4", "\"micro_batches\": 0"),
+        "$.pipeline.micro_batches: must be >= 1");
+  fails(edit("\"count\": 2", "\"size\": 2"),
+        "$.pipeline.stages[0].devices.count: is missing");
+  fails(edit("\"zero_stage\": 2", "\"zero_stage\": 5"),
+        "$.zero_stage: must be 0, 1, 2 or 3");
+  fails(edit("\"offload_optimizer\": true", "\"offload_optimizer\": 1"),
+        "$.offload_optimizer: must be true or false");
+  fails(edit("\"recompute\": true", "\"recompute\": \"yes\""),
+        "$.ops[1].recompute: must be true or false");
+  // A version-1 file with a pipeline (but no recompute flags).
+  StrategyFile noRecompute = pipelined(g);
+  noRecompute.ops[1].recompute = false;
+  std::string t = writeStrategyJson(noRecompute);
+  t.replace(t.find("\"version\": 2"), 12, "\"version\": 1");
+  fails(t, "$.pipeline: needs format version 2 (the file says version 1)");
+}
+
+TEST(Strategy, PipelineValidation) {
+  OpGraph g = twoOps();
+  StrategyFile s = pipelined(g);
+  s.pipeline->stages[1].firstOp = "nope";
+  EXPECT_TRUE(contains(validateStrategy(s, g, 1, 4, "m0"),
+                       "pipeline stage 1 names op 'nope', which is not in the "
+                       "model"));
+  s = pipelined(g);
+  s.pipeline->stages = {{"fc", "fc", 0, 2}};
+  EXPECT_TRUE(contains(validateStrategy(s, g, 1, 4, "m0"),
+                       "the last stage must end at the model's last op 'act'"));
+  s = pipelined(g);
+  s.pipeline->stages = {{"act", "act", 2, 2}, {"fc", "fc", 0, 2}};
+  EXPECT_TRUE(contains(validateStrategy(s, g, 1, 4, "m0"),
+                       "pipeline stage 0 starts at op 'act'"));
+  s = pipelined(g);
+  s.pipeline->stages[1].firstDevice = 1;
+  auto problems = validateStrategy(s, g, 1, 4, "m0");
+  EXPECT_TRUE(contains(problems, "pipeline stage 1's devices overlap those of "
+                                 "stage 0"));
+  s = pipelined(g);
+  s.ops[1].start = 0;
+  EXPECT_TRUE(contains(validateStrategy(s, g, 1, 4, "m0"),
+                       "op 'act' of pipeline stage 1 runs on device 0, outside "
+                       "the stage's devices 2..3"));
+  s = pipelined(g);
+  s.pipeline->stages[1].numDevices = 4;
+  EXPECT_TRUE(contains(validateStrategy(s, g, 1, 4, "m0"),
+                       "pipeline stage 1's devices 2..5 are not inside the "
+                       "machine's 0..3"));
 }
