@@ -1160,6 +1160,24 @@ static LogicalResult convertSum(Im &im) {
   return im.setOutput(0, sum);
 }
 
+/// Input i as a runtime value of the number type `to`: a known tensor (of
+/// any number type) becomes a constant of that type; a runtime one of
+/// another soap type goes through soap.cast (named `role`).
+static FailureOr<Value> numberAs(Im &im, int i, int32_t to, StringRef role) {
+  if (im.isFoldable(i)) {
+    auto known = im.knownInput(i);
+    if (failed(known))
+      return failure();
+    return im.constant((*known)->castTo(to));
+  }
+  if (failed(im.requireSoapDType(i)))
+    return failure();
+  auto v = im.valueOf(i);
+  if (failed(v) || im.inputDType(i) == to)
+    return v;
+  return castValue(im, *v, to, role);
+}
+
 static LogicalResult convertPow(Im &im) {
   SmallVector<const ConstTensor *> ins;
   auto all = foldableInputs(im, ins);
@@ -1175,6 +1193,23 @@ static LogicalResult convertPow(Im &im) {
                ins, ins[0]->dtype,
                [](ArrayRef<double> a) { return std::pow(a[0], a[1]); },
                nullptr));
+  // An integer base: computed in f32 and truncated back, as
+  // numpy.power(x, y).astype(x.dtype) (exact while the values fit f32's 24
+  // bits).
+  int32_t base = im.inputDType(0);
+  if (base == kInt32 || base == kInt64) {
+    auto xf = numberAs(im, 0, kFloat, "base_float");
+    auto ef = numberAs(im, 1, kFloat, "exponent");
+    if (failed(xf) || failed(ef))
+      return failure();
+    auto p = im.create<PowOp>({*xf, *ef}, {}, "float");
+    if (failed(p))
+      return failure();
+    auto r = castValue(im, *p, base, "");
+    if (failed(r))
+      return failure();
+    return im.setOutput(0, *r);
+  }
   if (failed(im.requireFloat(0)))
     return failure();
   std::optional<double> exponent;
@@ -1221,32 +1256,11 @@ static LogicalResult convertPow(Im &im) {
       return failure();
     return done(im.create<DivOp>({im.scalarConstant(*x, 1.0), *r}));
   }
-  // Any other exponent: soap.pow. A known exponent (of any number type)
-  // becomes a constant of the base's element type.
-  Value e;
-  if (im.isFoldable(1)) {
-    auto known = im.knownInput(1);
-    if (failed(known))
-      return failure();
-    auto c = im.constant((*known)->castTo(im.inputDType(0)));
-    if (failed(c))
-      return failure();
-    e = *c;
-  } else {
-    // A runtime exponent of another type is cast to the base's.
-    if (failed(im.requireSoapDType(1)))
-      return failure();
-    auto v = im.valueOf(1);
-    if (failed(v))
-      return failure();
-    if (im.inputDType(1) != im.inputDType(0)) {
-      v = castValue(im, *v, im.inputDType(0), "exponent");
-      if (failed(v))
-        return failure();
-    }
-    e = *v;
-  }
-  return done(im.create<PowOp>({*x, e}));
+  // Any other exponent: soap.pow.
+  auto e = numberAs(im, 1, im.inputDType(0), "exponent");
+  if (failed(e))
+    return failure();
+  return done(im.create<PowOp>({*x, *e}));
 }
 
 //===----------------------------------------------------------------------===//
