@@ -144,6 +144,8 @@ private:
   std::vector<int> inputs;    ///< Input / Label buffers, loaded every step
   std::vector<Instr> program;
   std::unique_ptr<Backend> backend_;
+  /// Off-host backends: zero the gradients' device copies (every step).
+  std::vector<Thunk> zeroGradients;
   std::map<std::string, std::unique_ptr<NpyArray>> npy;
   std::map<int, int> commIndex; ///< communicator id -> this rank's index
   std::map<std::string, double> stages;

@@ -230,6 +230,13 @@ std::string RankExecutor::makeBackend() {
   if (e.empty())
     e = backend_->setupCollectives(*plan_, rank_, *transport_,
                                    options_.timeoutSeconds);
+  if (!backend_->onHost())
+    for (int id : gradients) {
+      Thunk zero;
+      if (e.empty())
+        e = backend_->bindFill(id, 0.0, zero);
+      zeroGradients.push_back(std::move(zero));
+    }
   return e.empty() ? "" : where + e;
 }
 
@@ -631,10 +638,11 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
   if (!e.empty())
     return failWith(e);
   if (!backend_->onHost()) {
-    for (const std::vector<int> *ids : {&gradients, &inputs})
-      for (int id : *ids)
-        if (e.empty())
-          e = backend_->toDevice(id);
+    for (const Thunk &zero : zeroGradients)
+      zero(step);
+    for (int id : inputs)
+      if (e.empty())
+        e = backend_->toDevice(id);
     if (!e.empty())
       return failWith("rank " + std::to_string(rank_) + ": " + e);
   }
