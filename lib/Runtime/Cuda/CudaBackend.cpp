@@ -134,10 +134,10 @@ struct Ctx {
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t kk, const float *a,
             int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
             float beta, int64_t batch = 1, int64_t sa = 0, int64_t sb = 0,
-            int64_t sc = 0) {
+            int64_t sc = 0, float alpha = 1.0f) {
     if (m == 0 || n == 0)
       return;
-    const float one = 1.0f;
+    const float one = alpha;
     cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (kk == 0) {
@@ -162,9 +162,10 @@ struct Ctx {
                   "cublasSgemmStridedBatched");
       return;
     }
-    // Elements each operand spans (column-major: ld * columns).
-    int64_t aCount = lda * (ta ? m : kk) + (batch - 1) * sa;
-    int64_t bCount = ldb * (tb ? kk : n) + (batch - 1) * sb;
+    // Elements each operand spans (column-major: up to the last row of its
+    // last column, in the last batch).
+    int64_t aCount = ((ta ? m : kk) - 1) * lda + (ta ? kk : m) + (batch - 1) * sa;
+    int64_t bCount = ((tb ? kk : n) - 1) * ldb + (tb ? n : kk) + (batch - 1) * sb;
     void *a16 = bfScratch(0, aCount), *b16 = bfScratch(1, bCount);
     if (!a16 || !b16)
       return;
@@ -695,6 +696,148 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
         }
       });
     }
+    return done();
+  }
+
+  if (kind == "attention") {
+    // q [B, S, E], k [B, T, Ek], v [B, T, Ev]; wq [E, P], wk, wv [., P],
+    // wo [P, Eo]; the CPU kernel's algorithm (Sequence.cpp) with its `saved`
+    // layout: projected Q [B, S, P], K, V [B, T, P], heads' output [B, S, P].
+    const size_t nOps = fwd ? t.inputs.size()
+                            : (t.inputs.size() >= 2 ? t.inputs.size() - 2 : 0);
+    auto op = [&](size_t j) { return j < nOps ? b.in(j) : -1; };
+    std::vector<int64_t> qs = b.shape(op(0)), ks = b.shape(op(1)),
+                         wqs = b.shape(op(3)), wos = b.shape(op(6));
+    if (qs.size() != 3 || ks.size() != 3 || wqs.size() != 2 || wos.size() != 2)
+      return "attention: q, k, v [B, L, E] and 2-D weights expected";
+    const int64_t B = qs[0], S = qs[1], T = ks[1], P = wqs[1], Eo = wos[1];
+    const int64_t H = b.ai("num_heads", 1), hd = H > 0 ? P / H : 0;
+    if (H <= 0 || hd * H != P)
+      return "attention: num_heads does not divide the projection width";
+    const bool causal = b.attr("causal") && b.attr("causal")->kind ==
+                                                PlanAttr::Kind::Bool &&
+                        b.attr("causal")->b;
+    const int64_t qoff = b.ai("query_offset", 0);
+    const float scale = static_cast<float>(1.0 / std::sqrt(double(hd)));
+    const float *x[11];
+    for (size_t j = 0; j < 11; ++j)
+      x[j] = b.f(op(j));
+    if (!b.need({x[0], x[1], x[2], x[3], x[4], x[5], x[6]}, "attention"))
+      return done();
+    const int64_t Eq = qs[2], Ek = ks[2], Ev = b.shape(op(2)).back();
+    const int64_t BS = B * S, BT = B * T, ST = S * T;
+    float *saved = fwd ? b.f(b.out(1)) : b.f(b.in(nOps));
+    const bool haveSaved = saved != nullptr;
+    if (!saved &&
+        !(saved = static_cast<float *>(scratch(sizeof(float) * (2 * BS + 2 * BT) * P))))
+      return "attention: cannot allocate its intermediates on the device";
+    float *pq = saved, *pk = pq + BS * P, *pv = pk + BT * P, *po = pv + BT * P;
+    float *probs = static_cast<float *>(scratch(sizeof(float) * B * H * ST));
+    if (!probs)
+      return "attention: cannot allocate its probabilities on the device";
+    // out [rows, P] = in [rows, E] w [E, P] + bias.
+    auto project = [c, P](const float *in, int64_t rows, int64_t e,
+                          const float *w, const float *bias, float *out) {
+      if (bias)
+        c->check(k::broadcastRows(bias, out, rows, P, c->stream), "attention");
+      c->gemm(false, false, P, rows, e, w, P, in, e, out, P, bias ? 1.f : 0.f);
+    };
+    // probs[b, h] = masked softmax(scale Q_bh K_bh^T), per batch element a
+    // strided batch over the heads.
+    auto probabilities = [=]() {
+      for (int64_t bb = 0; bb < B; ++bb)
+        c->gemm(true, false, T, S, hd, pk + bb * T * P, P, pq + bb * S * P, P,
+                probs + bb * H * ST, T, 0.f, H, hd, hd, ST, scale);
+      c->check(k::maskedSoftmaxRows(probs, B * H * S, S, T, causal, qoff,
+                                    c->stream),
+               "attention softmax");
+    };
+    // po[b, :, h] = probs[b, h] V_bh.
+    auto attend = [=]() {
+      for (int64_t bb = 0; bb < B; ++bb)
+        c->gemm(false, false, hd, S, T, pv + bb * T * P, P,
+                probs + bb * H * ST, T, po + bb * S * P, P, 0.f, H, hd, ST, hd);
+    };
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      if (!b.need({y}, "attention"))
+        return done();
+      bind([=] {
+        project(x[0], BS, Eq, x[3], x[7], pq);
+        project(x[1], BT, Ek, x[4], x[8], pk);
+        project(x[2], BT, Ev, x[5], x[9], pv);
+        probabilities();
+        attend();
+        if (x[10])
+          c->check(k::broadcastRows(x[10], y, BS, Eo, c->stream), "attention");
+        c->gemm(false, false, Eo, BS, P, x[6], Eo, po, P, y, Eo,
+                x[10] ? 1.f : 0.f);
+      });
+      return done();
+    }
+    const float *dy = b.f(b.dy());
+    float *g[11];
+    for (size_t j = 0; j < 11; ++j)
+      g[j] = b.f(b.out(j));
+    float *dO = static_cast<float *>(scratch(sizeof(float) * BS * P)),
+          *dQ = static_cast<float *>(scratch(sizeof(float) * BS * P)),
+          *dK = static_cast<float *>(scratch(sizeof(float) * BT * P)),
+          *dV = static_cast<float *>(scratch(sizeof(float) * BT * P)),
+          *dS = static_cast<float *>(scratch(sizeof(float) * B * H * ST));
+    if (!dO || !dQ || !dK || !dV || !dS)
+      return "attention: cannot allocate its gradients' scratch on the device";
+    if (!b.need({dy}, "attention"))
+      return done();
+    // dx += dproj w^T, dw += x^T dproj, db += column sums (linear backward).
+    auto projectBack = [c, P](const float *in, int64_t rows, int64_t e,
+                              const float *w, const float *dproj, float *dx,
+                              float *dw, float *db) {
+      if (dx)
+        c->gemm(true, false, e, rows, P, w, P, dproj, P, dx, e, 1.f);
+      if (dw)
+        c->gemm(false, true, P, e, rows, dproj, P, in, e, dw, P, 1.f);
+      if (db)
+        c->check(k::columnSums(dproj, db, rows, P, c->stream), "attention");
+    };
+    bind([=] {
+      if (!haveSaved) {
+        project(x[0], BS, Eq, x[3], x[7], pq);
+        project(x[1], BT, Ek, x[4], x[8], pk);
+        project(x[2], BT, Ev, x[5], x[9], pv);
+      }
+      probabilities();
+      if (!haveSaved)
+        attend();
+      // dO = dy wo^T.
+      c->gemm(true, false, P, BS, Eo, x[6], Eo, dy, Eo, dO, P, 0.f);
+      for (int64_t bb = 0; bb < B; ++bb) {
+        const int64_t qo = bb * S * P, ko = bb * T * P, zo = bb * H * ST;
+        // dP = dO_bh V_bh^T; dV_bh = P^T dO_bh.
+        c->gemm(true, false, T, S, hd, pv + ko, P, dO + qo, P, dS + zo, T, 0.f,
+                H, hd, hd, ST);
+        c->gemm(false, true, hd, T, S, dO + qo, P, probs + zo, T, dV + ko, P,
+                0.f, H, hd, ST, hd);
+      }
+      // dZ = P * (dP - rowsum(dP * P)).
+      c->check(k::softmaxRowsBackward(probs, dS, B * H * S, T, c->stream),
+               "attention softmax");
+      for (int64_t bb = 0; bb < B; ++bb) {
+        const int64_t qo = bb * S * P, ko = bb * T * P, zo = bb * H * ST;
+        // dQ_bh = scale dZ K_bh; dK_bh = scale dZ^T Q_bh.
+        c->gemm(false, false, hd, S, T, pk + ko, P, dS + zo, T, dQ + qo, P,
+                0.f, H, hd, ST, hd, scale);
+        c->gemm(false, true, hd, T, S, pq + qo, P, dS + zo, T, dK + ko, P,
+                0.f, H, hd, ST, hd, scale);
+      }
+      if (g[6])
+        c->gemm(false, true, Eo, P, BS, dy, Eo, po, P, g[6], Eo, 1.f);
+      if (g[10])
+        c->check(k::columnSums(dy, g[10], BS, Eo, c->stream), "attention");
+      // One after the other: dq, dk and dv may be the same buffer.
+      projectBack(x[0], BS, Eq, x[3], dQ, g[0], g[3], g[7]);
+      projectBack(x[1], BT, Ek, x[4], dK, g[1], g[4], g[8]);
+      projectBack(x[2], BT, Ev, x[5], dV, g[2], g[5], g[9]);
+    });
     return done();
   }
 

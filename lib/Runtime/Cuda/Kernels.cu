@@ -307,6 +307,39 @@ __global__ void softmaxBackwardKernel(const float *x, const float *dy,
   }
 }
 
+__global__ void maskedSoftmaxRowsKernel(float *z, int64_t rows, int64_t s,
+                                        int64_t t, bool causal, int64_t off) {
+  for (int64_t r = warpId(); r < rows; r += warpCount()) {
+    float *row = z + r * t;
+    int64_t limit = t;
+    if (causal) {
+      limit = off + r % s + 1;
+      limit = limit < 0 ? 0 : (limit > t ? t : limit);
+    }
+    float m = -INFINITY;
+    double sum = 0;
+    if (limit > 0)
+      lineMaxSum(row, limit, 1, m, sum);
+    for (int64_t j = lane(); j < t; j += 32)
+      row[j] = j < limit ? static_cast<float>(exp(double(row[j]) - m) / sum)
+                         : 0.0f;
+  }
+}
+
+__global__ void softmaxRowsBackwardKernel(const float *p, float *d,
+                                          int64_t rows, int64_t t) {
+  for (int64_t r = warpId(); r < rows; r += warpCount()) {
+    const float *pr = p + r * t;
+    float *dr = d + r * t;
+    double dot = 0;
+    for (int64_t j = lane(); j < t; j += 32)
+      dot += double(dr[j]) * pr[j];
+    dot = warpSum(dot);
+    for (int64_t j = lane(); j < t; j += 32)
+      dr[j] = static_cast<float>(pr[j] * (double(dr[j]) - dot));
+  }
+}
+
 // Layer norm: one warp per row; two passes in double.
 __global__ void layerNormStatsKernel(const float *x, float *stats, int64_t rows,
                                      int64_t cols, double eps) {
@@ -686,6 +719,21 @@ cudaError_t softmaxBackward(const float *x, const float *dy, float *dx,
                             cudaStream_t s) {
   softmaxBackwardKernel<<<warpGridFor(outer * inner), kBlock, 0, s>>>(
       x, dy, dx, outer, len, inner);
+  return cudaGetLastError();
+}
+
+cudaError_t maskedSoftmaxRows(float *z, int64_t rows, int64_t s, int64_t t,
+                              bool causal, int64_t queryOffset,
+                              cudaStream_t st) {
+  maskedSoftmaxRowsKernel<<<warpGridFor(rows), kBlock, 0, st>>>(
+      z, rows, s, t, causal, queryOffset);
+  return cudaGetLastError();
+}
+
+cudaError_t softmaxRowsBackward(const float *p, float *d, int64_t rows,
+                                int64_t t, cudaStream_t st) {
+  softmaxRowsBackwardKernel<<<warpGridFor(rows), kBlock, 0, st>>>(p, d, rows,
+                                                                  t);
   return cudaGetLastError();
 }
 

@@ -74,6 +74,16 @@ cudaError_t softmaxBackward(const float *x, const float *dy, float *dx,
                             int64_t outer, int64_t len, int64_t inner,
                             cudaStream_t s);
 
+/// Attention probabilities in place: each row r of z [rows, t] (query i =
+/// r mod s) becomes softmax over its first `limit` entries (limit = t, or
+/// clamp(queryOffset + i + 1, 0, t) when causal) and 0 after them.
+cudaError_t maskedSoftmaxRows(float *z, int64_t rows, int64_t s, int64_t t,
+                              bool causal, int64_t queryOffset,
+                              cudaStream_t st);
+/// In place per row: d = p * (d - sum(d * p)) (the softmax backward).
+cudaError_t softmaxRowsBackward(const float *p, float *d, int64_t rows,
+                                int64_t t, cudaStream_t st);
+
 /// Layer norm over rows of length cols; scale / bias may be null.
 /// `stats` (2 * rows floats of scratch) receives mean and rstd per row.
 cudaError_t layerNormForward(const float *x, const float *scale,

@@ -418,6 +418,71 @@ TEST(CudaKernels, MseLoss) {
   b.expectClose();
 }
 
+TEST(CudaKernels, Attention) {
+  SKIP_WITHOUT_DEVICE();
+  // Self-attention (q = k = v, one gradient buffer for all three) and cross
+  // attention; causal with a query offset (a query shard); with and without
+  // the saved intermediates; biases present or not.
+  struct Setup {
+    bool self, causal, saved, biases;
+    int64_t queryOffset;
+  };
+  const int64_t Bn = 2, S = 5, T = 7, E = 12, P = 8, Eo = 6, H = 2;
+  for (const Setup &u : std::vector<Setup>{{true, true, true, true, 0},
+                                           {true, false, false, false, 0},
+                                           {false, true, true, true, 3},
+                                           {false, false, false, true, 0}}) {
+    SCOPED_TRACE(testing::Message() << "self " << u.self << " causal "
+                                    << u.causal << " saved " << u.saved);
+    const int64_t t = u.self ? S : T;
+    for (Phase ph : {F, B}) {
+      Case c(ph == F ? 11 : 12);
+      int q = c.f32({Bn, S, E}), k = u.self ? q : c.f32({Bn, t, E}),
+          v = u.self ? q : c.f32({Bn, t, E});
+      int wq = c.f32({E, P}), wk = c.f32({E, P}), wv = c.f32({E, P}),
+          wo = c.f32({P, Eo});
+      int bq = u.biases ? c.f32({P}) : -1, bk = u.biases ? c.f32({P}) : -1,
+          bv = u.biases ? c.f32({P}) : -1, bo = u.biases ? c.f32({Eo}) : -1;
+      std::vector<int> ops = {q, k, v, wq, wk, wv, wo, bq, bk, bv, bo};
+      int saved = u.saved ? c.f32({Bn * (2 * S + 2 * t) * P}) : -1;
+      if (ph == F) {
+        int y = c.f32({Bn, S, Eo});
+        c.task = kernel("attention", F, ops, {y, saved});
+      } else {
+        // The saved buffer must hold the forward's values: run it first on
+        // both sides through a forward task of the same case.
+        int dy = c.f32({Bn, S, Eo});
+        std::vector<int> in = ops;
+        in.push_back(saved);
+        in.push_back(dy);
+        int dq = c.f32({Bn, S, E});
+        int dk = u.self ? dq : c.f32({Bn, t, E}), dv = u.self ? dq : c.f32({Bn, t, E});
+        std::vector<int> outs = {dq, dk, dv, c.f32({E, P}), c.f32({E, P}),
+                                 c.f32({E, P}), c.f32({P, Eo}),
+                                 u.biases ? c.f32({P}) : -1,
+                                 u.biases ? c.f32({P}) : -1,
+                                 u.biases ? c.f32({P}) : -1,
+                                 u.biases ? c.f32({Eo}) : -1};
+        if (u.saved) {
+          int y = c.f32({Bn, S, Eo});
+          c.task = kernel("attention", F, ops, {y, saved});
+          c.task.attrs["num_heads"] = PlanAttr::ofInt(H);
+          c.task.attrs["causal"] = PlanAttr::ofBool(u.causal);
+          c.task.attrs["query_offset"] = PlanAttr::ofInt(u.queryOffset);
+          ASSERT_EQ(c.run(), "");
+          c.expectClose();
+        }
+        c.task = kernel("attention", B, in, outs);
+      }
+      c.task.attrs["num_heads"] = PlanAttr::ofInt(H);
+      c.task.attrs["causal"] = PlanAttr::ofBool(u.causal);
+      c.task.attrs["query_offset"] = PlanAttr::ofInt(u.queryOffset);
+      ASSERT_EQ(c.run(), "");
+      c.expectClose();
+    }
+  }
+}
+
 TEST(CudaKernels, ReshapeAndTranspose) {
   SKIP_WITHOUT_DEVICE();
   Case f;
@@ -501,9 +566,9 @@ TEST(CudaKernels, OpsWithoutCudaKernelAreRefusedAtBindTime) {
   std::string e = c.bindGpuOnly();
   EXPECT_NE(e.find("no CUDA kernel for 'conv2d'"), std::string::npos) << e;
   EXPECT_NE(e.find("conv1"), std::string::npos) << e;
-  c.task.kind = "attention";
+  c.task.kind = "lstm";
   e = c.bindGpuOnly();
-  EXPECT_NE(e.find("no CUDA kernel for 'attention'"), std::string::npos) << e;
+  EXPECT_NE(e.find("no CUDA kernel for 'lstm'"), std::string::npos) << e;
 }
 
 } // namespace
