@@ -306,7 +306,7 @@ OpShardingRule shardingRule(const OpNode &op) {
     } else {
       kernel = attributeInts(op.attributes, "kernel", {1, 1});
       strides = attributeInts(op.attributes, "strides", kernel);
-      dil = {1, 1};
+      dil = attributeInts(op.attributes, "dilations", {1, 1});
     }
     std::vector<int64_t> pad = attributeInts(op.attributes, "padding", {0, 0, 0, 0});
     if (kernel.size() == 2 && strides.size() == 2 && dil.size() == 2 &&

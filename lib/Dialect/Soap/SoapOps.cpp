@@ -468,16 +468,20 @@ Pool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
   if (auto s = adaptor.getStrides())
     strides = *s;
   ArrayRef<int64_t> padding = adaptor.getPadding();
-  int64_t ones[] = {1, 1};
-  if (failed(checkWindowAttrs(c, kernel, strides, padding, ones)))
+  ArrayRef<int64_t> dilations = adaptor.getDilations();
+  if (failed(checkWindowAttrs(c, kernel, strides, padding, dilations)))
     return failure();
-  if (padding[0] >= kernel[0] || padding[2] >= kernel[0] ||
-      padding[1] >= kernel[1] || padding[3] >= kernel[1])
-    return c.error("padding must be smaller than the kernel");
+  // A window must hold at least one input element.
+  int64_t spanH = (kernel[0] - 1) * dilations[0] + 1,
+          spanW = (kernel[1] - 1) * dilations[1] + 1;
+  if (padding[0] >= spanH || padding[2] >= spanH || padding[1] >= spanW ||
+      padding[3] >= spanW)
+    return c.error("padding must be smaller than the kernel's span [", spanH,
+                   ", ", spanW, "]");
   auto oh = windowOutput(c, x->getDimSize(2), padding[0], padding[2],
-                         kernel[0], strides[0], 1);
+                         kernel[0], strides[0], dilations[0]);
   auto ow = windowOutput(c, x->getDimSize(3), padding[1], padding[3],
-                         kernel[1], strides[1], 1);
+                         kernel[1], strides[1], dilations[1]);
   if (failed(oh) || failed(ow))
     return failure();
   if (*oh < 1 || *ow < 1)

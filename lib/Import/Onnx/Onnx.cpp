@@ -52,8 +52,7 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
       {"spatial-rank", "Conv, MaxPool or AveragePool with 3 or more spatial "
                        "dimensions (soap has 2-D windows; 1-D ones are mapped "
                        "onto them)"},
-      {"pool-dilation", "MaxPool with dilations other than 1"},
-      {"pool-padding", "pooling whose padding reaches the kernel size, or "
+      {"pool-padding", "pooling whose padding reaches the kernel's span, or "
                        "ceil_mode with count_include_pad"},
       {"optional-output", "an optional output that soap does not compute is "
                           "used: BatchNormalization's saved statistics "

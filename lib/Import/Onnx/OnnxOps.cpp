@@ -1579,14 +1579,16 @@ static LogicalResult convertPool(Im &im, PoolKind kind) {
   auto w = readWindow(im, xs.drop_front(2), kernel);
   if (failed(w))
     return failure();
-  if (llvm::any_of(w->dilations, [](int64_t d) { return d != 1; }))
-    return im.limitation("pool-dilation", "pooling with dilations");
+  bool dilated = llvm::any_of(w->dilations, [](int64_t d) { return d != 1; });
+  // A dilated window spans (k - 1) * d + 1 elements.
+  int64_t span[2] = {(w->kernel[0] - 1) * w->dilations[0] + 1,
+                     (w->kernel[1] - 1) * w->dilations[1] + 1};
   bool countPad = kind == PoolKind::avg && im.attrInt("count_include_pad", 0);
   if (im.attrInt("ceil_mode", 0)) {
     // Ceil mode as extra padding at the end: the last window may start in
     // the input (or the front padding), never in the end padding.
     for (int d = 0; d < 2; ++d) {
-      int64_t in = w->input[d], k = w->kernel[d], s = w->strides[d];
+      int64_t in = w->input[d], k = span[d], s = w->strides[d];
       int64_t &before = w->padding[d], &after = w->padding[d + 2];
       int64_t span = in + before + after - k;
       if (span < 0)
@@ -1604,9 +1606,9 @@ static LogicalResult convertPool(Im &im, PoolKind kind) {
     }
   }
   for (int d = 0; d < 2; ++d)
-    if (w->padding[d] >= w->kernel[d] || w->padding[d + 2] >= w->kernel[d])
+    if (w->padding[d] >= span[d] || w->padding[d + 2] >= span[d])
       return im.limitation("pool-padding",
-                           "the padding reaches the kernel size");
+                           "the padding reaches the kernel's span");
   auto x = asNchw(im, 0);
   if (failed(x))
     return failure();
@@ -1618,6 +1620,8 @@ static LogicalResult convertPool(Im &im, PoolKind kind) {
   if (countPad)
     attrs.push_back(
         im.namedAttr("count_include_pad", UnitAttr::get(im.getContext())));
+  if (dilated)
+    attrs.push_back(im.i64ArrayAttr("dilations", w->dilations));
   auto y = im.create<Pool2dOp>({*x}, attrs);
   if (failed(y))
     return failure();

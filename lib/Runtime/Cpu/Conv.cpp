@@ -393,25 +393,36 @@ struct PoolGeometry {
   PoolGeometry(const ConstFloatView &x, const pool2d::Params &p)
       : planes(x.dim(0) * x.dim(1)), h(x.dim(2)), w(x.dim(3)) {
     oh = conv2d::outputSize(h, p.padding[0], p.padding[2], p.kernel[0],
-                            p.strides[0], 1);
+                            p.strides[0], p.dilations[0]);
     ow = conv2d::outputSize(w, p.padding[1], p.padding[3], p.kernel[1],
-                            p.strides[1], 1);
+                            p.strides[1], p.dilations[1]);
   }
 };
 
-/// Calls f(outIndex, h0, h1, w0, w1, divisor) for every window of a plane,
-/// with the window clipped to the input.
+/// The taps start + i * d (i < k) that lie in [0, size): the first one,
+/// one past the last (stepping by d), and their count.
+struct Taps {
+  int64_t first, end, count;
+  Taps(int64_t start, int64_t k, int64_t d, int64_t size) {
+    int64_t skip = start < 0 ? (-start + d - 1) / d : 0;
+    int64_t last = start >= size ? -1 : std::min(k - 1, (size - 1 - start) / d);
+    count = std::max<int64_t>(0, last - skip + 1);
+    first = start + skip * d;
+    end = first + count * d;
+  }
+};
+
+/// Calls f(outIndex, h, w, divisor) for every window of a plane, with the
+/// window's taps clipped to the input (h, w: Taps).
 template <class F>
 void forWindows(const PoolGeometry &g, const pool2d::Params &p, F &&f) {
   for (int64_t y = 0; y < g.oh; ++y) {
-    int64_t hs = y * p.strides[0] - p.padding[0];
-    int64_t h0 = std::max<int64_t>(hs, 0), h1 = std::min(hs + p.kernel[0], g.h);
+    Taps h(y * p.strides[0] - p.padding[0], p.kernel[0], p.dilations[0], g.h);
     for (int64_t x = 0; x < g.ow; ++x) {
-      int64_t ws = x * p.strides[1] - p.padding[1];
-      int64_t w0 = std::max<int64_t>(ws, 0), w1 = std::min(ws + p.kernel[1], g.w);
+      Taps w(x * p.strides[1] - p.padding[1], p.kernel[1], p.dilations[1], g.w);
       int64_t div = p.countIncludePad ? p.kernel[0] * p.kernel[1]
-                                      : (h1 - h0) * (w1 - w0);
-      f(y * g.ow + x, h0, h1, w0, w1, div);
+                                      : h.count * w.count;
+      f(y * g.ow + x, h, w, div);
     }
   }
 }
@@ -425,18 +436,19 @@ void pool2d::forward(ConstFloatView x, FloatView y, const Params &p) {
     for (int64_t pl = p0; pl < p1; ++pl) {
       const float *src = x.data + pl * g.h * g.w;
       float *dst = y.data + pl * g.oh * g.ow;
-      forWindows(g, p, [&](int64_t out, int64_t h0, int64_t h1, int64_t w0,
-                           int64_t w1, int64_t div) {
+      const int64_t dh = p.dilations[0], dw = p.dilations[1];
+      forWindows(g, p, [&](int64_t out, const Taps &h, const Taps &w,
+                           int64_t div) {
         if (p.kind == Kind::Max) {
           float best = -std::numeric_limits<float>::infinity();
-          for (int64_t i = h0; i < h1; ++i)
-            for (int64_t j = w0; j < w1; ++j)
+          for (int64_t i = h.first; i < h.end; i += dh)
+            for (int64_t j = w.first; j < w.end; j += dw)
               best = std::max(best, src[i * g.w + j]);
           dst[out] = best;
         } else {
           float sum = 0.0f;
-          for (int64_t i = h0; i < h1; ++i)
-            for (int64_t j = w0; j < w1; ++j)
+          for (int64_t i = h.first; i < h.end; i += dh)
+            for (int64_t j = w.first; j < w.end; j += dw)
               sum += src[i * g.w + j];
           dst[out] = sum / static_cast<float>(div);
         }
@@ -455,13 +467,16 @@ void pool2d::backward(ConstFloatView x, ConstFloatView dy, FloatView dx,
       const float *src = x.data + pl * g.h * g.w;
       const float *grad = dy.data + pl * g.oh * g.ow;
       float *dst = dx.data + pl * g.h * g.w;
-      forWindows(g, p, [&](int64_t out, int64_t h0, int64_t h1, int64_t w0,
-                           int64_t w1, int64_t div) {
+      const int64_t dh = p.dilations[0], dw = p.dilations[1];
+      forWindows(g, p, [&](int64_t out, const Taps &h, const Taps &w,
+                           int64_t div) {
+        if (h.count == 0 || w.count == 0)
+          return;
         if (p.kind == Kind::Max) {
-          int64_t arg = h0 * g.w + w0;
+          int64_t arg = h.first * g.w + w.first;
           float best = src[arg];
-          for (int64_t i = h0; i < h1; ++i)
-            for (int64_t j = w0; j < w1; ++j)
+          for (int64_t i = h.first; i < h.end; i += dh)
+            for (int64_t j = w.first; j < w.end; j += dw)
               if (src[i * g.w + j] > best) {
                 best = src[i * g.w + j];
                 arg = i * g.w + j;
@@ -469,8 +484,8 @@ void pool2d::backward(ConstFloatView x, ConstFloatView dy, FloatView dx,
           dst[arg] += grad[out];
         } else {
           float v = grad[out] / static_cast<float>(div);
-          for (int64_t i = h0; i < h1; ++i)
-            for (int64_t j = w0; j < w1; ++j)
+          for (int64_t i = h.first; i < h.end; i += dh)
+            for (int64_t j = w.first; j < w.end; j += dw)
               dst[i * g.w + j] += v;
         }
       });

@@ -269,6 +269,11 @@ std::string bindKernel(const PlanTask &t,
     }
     for (int a = 0; a < 4; ++a)
       p.padding[a] = pad[a];
+    std::vector<int64_t> dil = b.ais("dilations");
+    if (!dil.empty() && dil.size() != 2)
+      return "pool2d dilations must have two values";
+    for (size_t a = 0; a < dil.size(); ++a)
+      p.dilations[a] = dil[a];
     p.countIncludePad = b.ab("count_include_pad");
     auto x = b.cv(b.in(0));
     if (fwd) {

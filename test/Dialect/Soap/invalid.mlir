@@ -342,8 +342,27 @@ func.func @pool_missing_kernel(%x: tensor<1x3x8x8xf32>) {
 
 func.func @pool_padding(%x: tensor<1x3x8x8xf32>) {
   // expected-error @+2 {{failed to infer returned types}}
-  // expected-error @+1 {{'soap.pool2d' op padding must be smaller than the kernel}}
+  // expected-error @+1 {{'soap.pool2d' op padding must be smaller than the kernel's span [2, 2]}}
   %0 = soap.pool2d avg %x {kernel = array<i64: 2, 2>, padding = array<i64: 2, 0, 0, 0>} : tensor<1x3x8x8xf32> -> tensor<1x3x5x4xf32>
+  return
+}
+
+// -----
+
+// With dilations 3 the span is 4: padding 4 leaves a window of padding only.
+func.func @pool_dilated_padding(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.pool2d' op padding must be smaller than the kernel's span [4, 4]}}
+  %0 = soap.pool2d max %x {kernel = array<i64: 2, 2>, dilations = array<i64: 3, 3>, padding = array<i64: 4, 0, 0, 0>} : tensor<1x3x8x8xf32> -> tensor<1x3x9x5xf32>
+  return
+}
+
+// -----
+
+func.func @pool_dilation_zero(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.pool2d' op dilations must be two positive values, got [0, 1]}}
+  %0 = soap.pool2d max %x {kernel = array<i64: 2, 2>, dilations = array<i64: 0, 1>} : tensor<1x3x8x8xf32> -> tensor<1x3x4x4xf32>
   return
 }
 

@@ -117,6 +117,9 @@ func.func @pool2d(%x: tensor<8x64x112x112xf32>, %g: tensor<8x2048x7x7xf32>)
                            padding = array<i64: 1, 1, 1, 1>}
       : tensor<8x64x112x112xf32> -> tensor<8x64x56x56xf32>
   // Strides default to the kernel.
+  // CHECK: soap.pool2d max %{{.*}} {dilations = array<i64: 2, 2>, kernel = array<i64: 3, 3>, padding = array<i64: 2, 2, 2, 2>, strides = array<i64: 1, 1>} : tensor<8x64x112x112xf32> -> tensor<8x64x112x112xf32>
+  %dil = soap.pool2d max %x {kernel = array<i64: 3, 3>, strides = array<i64: 1, 1>, dilations = array<i64: 2, 2>,
+                             padding = array<i64: 2, 2, 2, 2>} : tensor<8x64x112x112xf32> -> tensor<8x64x112x112xf32>
   // CHECK: soap.pool2d avg %{{.*}} {kernel = array<i64: 2, 2>} : tensor<8x64x112x112xf32> -> tensor<8x64x56x56xf32>
   %1 = soap.pool2d avg %x {kernel = array<i64: 2, 2>} : tensor<8x64x112x112xf32> -> tensor<8x64x56x56xf32>
   // Global average pooling.

@@ -286,8 +286,11 @@ struct PoolCase {
 
 pool2d::Params poolParams(pool2d::Kind kind, std::vector<int64_t> k,
                           std::vector<int64_t> s, std::vector<int64_t> pad,
-                          bool includePad) {
+                          bool includePad,
+                          std::vector<int64_t> dilations = {1, 1}) {
   pool2d::Params p;
+  p.dilations[0] = dilations[0];
+  p.dilations[1] = dilations[1];
   p.kind = kind;
   p.kernel[0] = k[0];
   p.kernel[1] = k[1];
@@ -302,7 +305,8 @@ pool2d::Params poolParams(pool2d::Kind kind, std::vector<int64_t> k,
 void PrintTo(const PoolCase &c, std::ostream *os) {
   *os << (c.p.kind == pool2d::Kind::Max ? "max" : "avg") << " x [" << c.n << "x"
       << c.c << "x" << c.h << "x" << c.w << "] kernel " << c.p.kernel[0] << "x"
-      << c.p.kernel[1];
+      << c.p.kernel[1] << " dilations " << c.p.dilations[0] << "x"
+      << c.p.dilations[1];
 }
 
 class CpuPool2d : public ::testing::TestWithParam<PoolCase> {};
@@ -321,9 +325,9 @@ TEST_P(CpuPool2d, ForwardAndBackward) {
   const PoolCase &c = GetParam();
   const pool2d::Params &p = c.p;
   int64_t oh = conv2d::outputSize(c.h, p.padding[0], p.padding[2], p.kernel[0],
-                                  p.strides[0], 1);
+                                  p.strides[0], p.dilations[0]);
   int64_t ow = conv2d::outputSize(c.w, p.padding[1], p.padding[3], p.kernel[1],
-                                  p.strides[1], 1);
+                                  p.strides[1], p.dilations[1]);
   Shape xs{c.n, c.c, c.h, c.w}, ys{c.n, c.c, oh, ow};
   Vec x = distinct(xs.numel(), 31);
   Vec y(ys.numel()), ref(ys.numel());
@@ -335,8 +339,8 @@ TEST_P(CpuPool2d, ForwardAndBackward) {
         int64_t count = 0;
         for (int64_t u = 0; u < p.kernel[0]; ++u)
           for (int64_t v = 0; v < p.kernel[1]; ++v) {
-            int64_t ih = i * p.strides[0] - p.padding[0] + u;
-            int64_t iw = j * p.strides[1] - p.padding[1] + v;
+            int64_t ih = i * p.strides[0] - p.padding[0] + u * p.dilations[0];
+            int64_t iw = j * p.strides[1] - p.padding[1] + v * p.dilations[1];
             if (ih < 0 || ih >= c.h || iw < 0 || iw >= c.w)
               continue;
             double val = x[(pl * c.h + ih) * c.w + iw];
@@ -370,7 +374,13 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{2, 2, 6, 6, poolParams(pool2d::Kind::Avg, {3, 3}, {2, 2}, {1, 1, 1, 1}, false)},
         PoolCase{2, 2, 6, 6, poolParams(pool2d::Kind::Avg, {3, 3}, {2, 2}, {1, 1, 1, 1}, true)},
         // Global average pooling.
-        PoolCase{2, 3, 4, 4, poolParams(pool2d::Kind::Avg, {4, 4}, {4, 4}, {0, 0, 0, 0}, false)}));
+        PoolCase{2, 3, 4, 4, poolParams(pool2d::Kind::Avg, {4, 4}, {4, 4}, {0, 0, 0, 0}, false)},
+        // Dilated windows (ONNX's MaxPool dilations), with padding that
+        // clips the taps on every side.
+        PoolCase{1, 2, 4, 4, poolParams(pool2d::Kind::Max, {2, 2}, {1, 1}, {0, 0, 0, 0}, false, {2, 2})},
+        PoolCase{1, 2, 7, 8, poolParams(pool2d::Kind::Max, {3, 2}, {2, 1}, {2, 1, 3, 2}, false, {2, 3})},
+        PoolCase{1, 2, 7, 8, poolParams(pool2d::Kind::Avg, {3, 2}, {2, 1}, {2, 1, 3, 2}, false, {2, 3})},
+        PoolCase{1, 2, 7, 8, poolParams(pool2d::Kind::Avg, {3, 2}, {2, 1}, {2, 1, 3, 2}, true, {2, 3})}));
 
 TEST(CpuBlas, SplitGemmMatchesReference) {
   // Large enough (> 2 MFLOP) to be split over two threads, along n (wide C)

@@ -143,8 +143,11 @@ def Soap_Pool2dOp : Soap_ComputeOp<"pool2d", ["getBackwardFlops"]> {
   let summary = "2-D max or average pooling (NCHW)";
   let description = [{
     `kernel` is `[KH, KW]`, `strides` defaults to the kernel, `padding` is
-    `[top, left, bottom, right]`. Average pooling divides by the number of
-    unpadded elements unless `count_include_pad` is set. Global pooling is a
+    `[top, left, bottom, right]`, `dilations` (default 1, 1) spaces the
+    window's taps as for a convolution: a window spans `(K - 1) * d + 1`
+    input rows (columns); each padding must be smaller than that span.
+    Average pooling divides by the number of unpadded taps unless
+    `count_include_pad` is set (then by `KH * KW`). Global pooling is a
     kernel equal to the spatial size.
 
     Dimensions: `batch` (sample), `c`, `h`, `w` (attribute).
@@ -159,7 +162,8 @@ def Soap_Pool2dOp : Soap_ComputeOp<"pool2d", ["getBackwardFlops"]> {
                        DenseI64ArrayAttr:$kernel,
                        OptionalAttr<DenseI64ArrayAttr>:$strides,
                        DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$padding,
-                       UnitAttr:$count_include_pad);
+                       UnitAttr:$count_include_pad,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations);
   let results = (outs Soap_FloatTensor:$result);
   let assemblyFormat =
       "$kind $input attr-dict `:` type($input) `->` type($result)";

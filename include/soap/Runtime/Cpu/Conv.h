@@ -39,7 +39,7 @@ void backward(ConstFloatView x, ConstFloatView w, ConstFloatView dy,
 /// soap.pool2d: x [N, C, H, W] -> y [N, C, OH, OW]. Max pooling ignores the
 /// padding; its gradient goes to the first maximal element of each window
 /// (row-major order), like PyTorch. Average pooling divides by the unpadded
-/// element count, or by KH * KW with countIncludePad.
+/// tap count, or by KH * KW with countIncludePad.
 namespace pool2d {
 enum class Kind { Max, Avg };
 struct Params {
@@ -47,8 +47,10 @@ struct Params {
   int64_t kernel[2] = {1, 1};
   /// Defaults to the kernel in soap.pool2d; spell it out here.
   int64_t strides[2] = {1, 1};
-  /// top, left, bottom, right; each below the kernel size.
+  /// top, left, bottom, right; each below the kernel's span.
   int64_t padding[4] = {0, 0, 0, 0};
+  /// Spacing of the window's taps (span (K - 1) * d + 1).
+  int64_t dilations[2] = {1, 1};
   bool countIncludePad = false;
 };
 void forward(ConstFloatView x, FloatView y, const Params &p);
