@@ -3,16 +3,20 @@
 //   soap-calibrate --device cpu --model FILE.mlir [-o profile.json]
 //                  [--repeats N] [--warmup N] [--machine NAME] [--nodes N]
 //                  [--max-devices N] [--blas-threads N] [--sweep=false]
-//                  [--emit-machine FILE]
+//                  [--emit-machine FILE] [--kernels runtime|proxy]
 //   soap-calibrate --device cuda --model FILE.mlir --machine dgx-h100 ...
 //
 // A thin command line over soap/Simulator/Calibrate.h: extract the model's
 // OpGraph, time the shard kernels its candidate strategies need on this
-// device, write the ProfileDB that the simulator's cost model reads.
+// device, write the ProfileDB that the simulator's cost model reads. On the
+// CPU each shard is timed with the runtime's own kernels (--kernels runtime,
+// soap/Runtime/ShardTimer.h); --kernels proxy times calibrate()'s GEMM and
+// streaming decomposition instead.
 //
 //===----------------------------------------------------------------------===//
 #include "soap/Graph/Extract.h"
 #include "soap/InitAll.h"
+#include "soap/Runtime/ShardTimer.h"
 #include "soap/Simulator/Calibrate.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -73,6 +77,12 @@ int main(int argc, char **argv) {
       "emit-machine",
       cl::desc("Write the machine file with the measured figures (CPU: cpu-host)"),
       cl::value_desc("file"), cl::init(""), cl::cat(cat));
+  cl::opt<std::string> kernels(
+      "kernels",
+      cl::desc("What times each shard: 'runtime' (the kernels soap-run runs; "
+               "the CPU default) or 'proxy' (a GEMM / im2col+GEMM / stream "
+               "decomposition; the CUDA default)"),
+      cl::init(""), cl::cat(cat));
   cl::opt<bool> quiet("quiet", cl::desc("No progress on stderr"), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(argc, argv,
@@ -82,6 +92,13 @@ int main(int argc, char **argv) {
     return fail("--device must be cpu or cuda, got '" + device + "'");
   if (repeats < 1 || warmup < 0)
     return fail("--repeats must be at least 1 and --warmup at least 0");
+  std::string method = kernels.empty() ? (device == "cpu" ? "runtime" : "proxy")
+                                       : std::string(kernels);
+  if (method != "runtime" && method != "proxy")
+    return fail("--kernels must be runtime or proxy, got '" + method + "'");
+  if (method == "runtime" && device != "cpu")
+    return fail("--kernels runtime times the CPU runtime's kernels; use "
+                "--kernels proxy with --device cuda");
 
   // The device first: --device cuda on a machine without one fails here.
   auto bench = device == "cpu" ? soap::makeCpuBench(threads)
@@ -118,6 +135,9 @@ int main(int argc, char **argv) {
   options.sweep = sweep;
   if (!quiet)
     options.log = &std::cerr;
+  soap::runtime::RuntimeShardTimer timer(threads);
+  if (method == "runtime")
+    options.timer = &timer;
   auto db = soap::calibrate(*graph, *machine, **bench, options);
   if (!db)
     return fail(db.error());

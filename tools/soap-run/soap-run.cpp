@@ -13,6 +13,7 @@
 
 #include "llvm/Support/CommandLine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -196,8 +197,16 @@ int main(int argc, char **argv) {
                 timed / static_cast<double>(timedSteps),
                 static_cast<long long>(timedSteps),
                 session->transportKind().c_str(), session->numRanks());
-  if (root && profile)
+  if (root && profile) {
     for (const auto &[stage, seconds] : session->stageSeconds())
       std::printf("stage %-28s %.6f s\n", stage.c_str(), seconds);
+    // Rank 0's kernels, slowest first.
+    std::vector<std::pair<double, std::string>> kernels;
+    for (const auto &[label, seconds] : session->kernelSeconds())
+      kernels.emplace_back(seconds, label);
+    std::sort(kernels.rbegin(), kernels.rend());
+    for (const auto &[seconds, label] : kernels)
+      std::printf("kernel %-40s %.6f s\n", label.c_str(), seconds);
+  }
   return 0;
 }

@@ -120,6 +120,9 @@ public:
   /// Seconds per task stage ("forward", "gradient-sync", ...) summed over
   /// the steps run, when RunOptions::profile.
   const std::map<std::string, double> &stageSeconds() const { return stages; }
+  /// Seconds per kernel ("fwd conv1 (conv2d)", ...) summed over the
+  /// steps run, when RunOptions::profile.
+  const std::map<std::string, double> &kernelSeconds() const { return kernels; }
 
 private:
   struct Instr;
@@ -149,6 +152,7 @@ private:
   std::map<std::string, std::unique_ptr<NpyArray>> npy;
   std::map<int, int> commIndex; ///< communicator id -> this rank's index
   std::map<std::string, double> stages;
+  std::map<std::string, double> kernels;
   bool killed = false;
 };
 

@@ -81,6 +81,9 @@ public:
   std::string transportKind() const;
   /// Rank 0's seconds per task stage (RunOptions::profile), or empty.
   std::map<std::string, double> stageSeconds() const;
+  /// Rank 0's seconds per kernel (see RankExecutor::kernelSeconds), when
+  /// profiling.
+  std::map<std::string, double> kernelSeconds() const;
 
 private:
   Session() = default;

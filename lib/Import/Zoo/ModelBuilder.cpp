@@ -328,7 +328,11 @@ Value ModelBuilder::lookup(Value ids, Value table, const Twine &name) {
 
 Value ModelBuilder::crossEntropy(Value logits, Value labels,
                                  const Twine &name) {
-  return create<SoftmaxCrossEntropyOp>(name, logits, labels).getResult();
+  // No class weights, mean reduction, no ignored label.
+  return create<SoftmaxCrossEntropyOp>(name, logits, labels, Value(),
+                                       llvm::StringRef("mean"),
+                                       mlir::IntegerAttr())
+      .getResult();
 }
 
 //===----------------------------------------------------------------------===//

@@ -52,6 +52,9 @@ struct RankExecutor::Instr {
   std::vector<int> toHost, toDevice;
   /// Group / Collective run by the backend itself (NCCL).
   bool onBackend = false;
+  /// Kernels: "<phase> <op> (<kind>)", the key of the profile's per-kernel
+  /// times.
+  std::string label;
 };
 
 RankExecutor::RankExecutor(const Plan &plan, int rank, Transport &transport,
@@ -314,6 +317,9 @@ std::string RankExecutor::compile() {
       if (!e.empty())
         return taskWhere(rank_, i, t) + ": " + e;
       ins.kind = Instr::Kind::Local;
+      if (options_.profile)
+        ins.label = std::string(toString(t.phase)) + " " + t.op + " (" +
+                    t.kind + (t.part.empty() ? "" : ":" + t.part) + ")";
       ++i;
       break;
     }
@@ -692,9 +698,12 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
         e = e.substr(prefix.size());
       return failWith(taskWhere(rank_, at, tasks[at]) + ": " + e);
     }
-    if (options_.profile)
-      stages[ins.stage] +=
-          std::chrono::duration<double>(Clock::now() - t0).count();
+    if (options_.profile) {
+      double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      stages[ins.stage] += seconds;
+      if (!ins.label.empty())
+        kernels[ins.label] += seconds;
+    }
   }
 
   if (!backend_->onHost()) {

@@ -337,6 +337,13 @@ std::map<std::string, double> Session::stageSeconds() const {
   return {};
 }
 
+std::map<std::string, double> Session::kernelSeconds() const {
+  for (auto &ex : impl->executors)
+    if (ex->rank() == 0)
+      return ex->kernelSeconds();
+  return {};
+}
+
 std::string writeNpy(const std::string &path, const std::vector<int64_t> &shape,
                      const std::vector<float> &values) {
   std::string dims;

@@ -203,12 +203,11 @@ double runShardKernel(KernelBench &bench, const OpNode &op,
   return t;
 }
 
-namespace {
-} // namespace
+ShardKernelTimer::~ShardKernelTimer() = default;
 
 std::vector<CalibrationJob> planCalibration(const OpGraph &graph,
                                             const MachineModel &machine,
-                                            int64_t maxDevices) {
+                                            int64_t maxDevices, bool allKinds) {
   if (maxDevices <= 0)
     maxDevices = machine.numDevices();
   CostModel cost(machine);
@@ -216,13 +215,15 @@ std::vector<CalibrationJob> planCalibration(const OpGraph &graph,
   std::set<std::string> seen;
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     const OpNode &op = graph.ops[i];
-    if (isView(op) || op.kind == "attention" || op.kind == "lstm" ||
-        op.kind == "experts")
+    if (isView(op) || (!allKinds && (op.kind == "attention" ||
+                                     op.kind == "lstm" || op.kind == "experts")))
       continue;
     OpShardingRule rule = shardingRule(op);
     std::vector<int64_t> degree(op.dims.size(), 1);
     std::function<void(size_t, int64_t)> walk = [&](size_t d, int64_t used) {
       if (d == op.dims.size()) {
+        if (!unsupportedSplit(op, degree).empty())
+          return; // not offered by the search: see ShardingRules.h
         std::string key = cost.kernelKey(op, rule, degree);
         if (seen.insert(key).second)
           jobs.push_back({static_cast<int>(i), degree, key});
@@ -253,7 +254,8 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
   db.warmup = std::max(0, o.warmup);
   Samples record;
 
-  std::vector<CalibrationJob> jobs = planCalibration(graph, machine, o.maxDevices);
+  std::vector<CalibrationJob> jobs =
+      planCalibration(graph, machine, o.maxDevices, o.timer != nullptr);
   if (o.log)
     *o.log << "soap-calibrate: " << jobs.size() << " shard kernels of "
            << graph.ops.size() << " ops on " << bench.description() << "\n";
@@ -269,7 +271,9 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
     std::vector<Piece> fwd, bwd;
     std::string method;
     double flops = 0, bytes = 0;
-    if (!planPieces(op, rule, job.degree, bench, fwd, bwd, method, flops, bytes))
+    bool proxy =
+        planPieces(op, rule, job.degree, bench, fwd, bwd, method, flops, bytes);
+    if (!proxy && !o.timer)
       continue;
 
     KernelMeasurement km;
@@ -286,9 +290,24 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
     km.method = method;
     km.flops = flops;
     km.bytes = bytes;
-    km.forwardSamples = measure(bench, fwd, o, record);
+    if (o.timer) {
+      std::string error;
+      if (!o.timer->time(op, job.degree, std::max(0, o.warmup),
+                         std::max(1, o.repeats), km.forwardSamples,
+                         km.backwardSamples, km.method, error))
+        return Error{"op '" + op.name + "' (" + op.kind + "), shard " +
+                     km.shapes + ": " + error};
+      if (!proxy) { // attention, lstm, experts: FLOPs from the op
+        int64_t shards = 1;
+        for (int64_t d : job.degree)
+          shards *= d;
+        km.flops = static_cast<double>(op.forwardFlops) / static_cast<double>(shards);
+      }
+    } else {
+      km.forwardSamples = measure(bench, fwd, o, record);
+      km.backwardSamples = measure(bench, bwd, o, record);
+    }
     km.forward = median(km.forwardSamples);
-    km.backwardSamples = measure(bench, bwd, o, record);
     km.backward = median(km.backwardSamples);
     if (km.key() != job.key)
       return Error{"internal error: calibration key mismatch: " + km.key() +
@@ -296,7 +315,7 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
     if (o.log)
       *o.log << "  " << op.name << " " << km.shapes << ": forward "
              << km.forward * 1e6 << " us, backward " << km.backward * 1e6
-             << " us (" << method << ")\n";
+             << " us (" << km.method << ")\n";
     db.add(std::move(km));
   }
 

@@ -65,6 +65,22 @@ Expected<std::unique_ptr<KernelBench>> makeCpuBench(int threads = 1);
 /// there is none, and says so where Soap was built without the toolkit.
 Expected<std::unique_ptr<KernelBench>> makeCudaBench(int device = 0);
 
+/// Times one shard of an op with the kernels that really run it (the
+/// runtime's), instead of calibrate()'s proxy pieces. Implemented outside
+/// the simulator (soap/Runtime/ShardTimer.h) so that the simulator does not
+/// depend on the runtime.
+class ShardKernelTimer {
+public:
+  virtual ~ShardKernelTimer();
+  /// Fills the per-repeat seconds of the shard's forward and backward
+  /// kernels under per-dim `degree` (after `warmup` untimed runs) and what
+  /// ran; false with `error` when it cannot.
+  virtual bool time(const OpNode &op, const std::vector<int64_t> &degree,
+                    int warmup, int repeats, std::vector<double> &forward,
+                    std::vector<double> &backward, std::string &method,
+                    std::string &error) = 0;
+};
+
 struct CalibrationOptions {
   int repeats = 5;
   int warmup = 1;
@@ -76,6 +92,9 @@ struct CalibrationOptions {
   bool sweep = true;
   /// Progress lines go here when set.
   std::ostream *log = nullptr;
+  /// When set, every shard kernel (attention, lstm and experts included) is
+  /// timed by it; the bench then only runs the sweep's GEMMs and streams.
+  ShardKernelTimer *timer = nullptr;
 };
 
 /// One kernel to measure: an op under per-dim degrees.
@@ -85,10 +104,13 @@ struct CalibrationJob {
   std::string key;
 };
 
-/// The distinct shard kernels of the model's candidate configs.
+/// The distinct shard kernels of the model's candidate configs (without
+/// `allKinds`, not those of attention, lstm and experts, which the proxy
+/// pieces leave to the roofline).
 std::vector<CalibrationJob> planCalibration(const OpGraph &graph,
                                             const MachineModel &machine,
-                                            int64_t maxDevices);
+                                            int64_t maxDevices,
+                                            bool allKinds = false);
 
 /// Measures the plan on `bench`; the ProfileDB's device type is the
 /// machine's.

@@ -1,0 +1,43 @@
+//===- ShardTimer.h - time an op shard with the runtime's kernels -*- C++ -*-===//
+//
+// soap-calibrate's default on CPU: the simulator's kernel times are those of
+// the kernels a plan really runs (FlexFlow measures each op config on the
+// device the same way). For one op under per-dim degrees, the planner builds
+// the op's plan on as many ranks as it has shards; rank 0's buffers and
+// kernel tasks (with their shard attributes: head, vocabulary and expert
+// offsets, batch-norm phases) become a one-rank plan without its
+// communication, which a Session runs with per-kernel profiling. Values are
+// synthetic: only the time matters.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SOAP_RUNTIME_SHARDTIMER_H
+#define SOAP_RUNTIME_SHARDTIMER_H
+
+#include "soap/Plan/Plan.h"
+#include "soap/Simulator/Calibrate.h"
+
+namespace soap::runtime {
+
+/// Rank 0's part of `op` split with per-dim `degree`, as a one-rank plan
+/// without transfers or collectives (the op's operands are the graph's
+/// inputs and weights; its results the outputs). False with `error` when
+/// the planner refuses the config.
+bool buildShardPlan(const OpNode &op, const std::vector<int64_t> &degree,
+                    Plan &out, std::string &error);
+
+class RuntimeShardTimer : public ShardKernelTimer {
+public:
+  /// `threads`: OpenMP/BLAS threads of the rank (a device is one core: 1).
+  explicit RuntimeShardTimer(int threads = 1) : threads(threads) {}
+  bool time(const OpNode &op, const std::vector<int64_t> &degree, int warmup,
+            int repeats, std::vector<double> &forward,
+            std::vector<double> &backward, std::string &method,
+            std::string &error) override;
+
+private:
+  int threads;
+};
+
+} // namespace soap::runtime
+
+#endif // SOAP_RUNTIME_SHARDTIMER_H
