@@ -3,6 +3,8 @@
 #include "soap/Search/Baselines.h"
 #include "soap/Search/ConfigSpace.h"
 #include "soap/Search/DynamicProgram.h"
+#include "soap/Search/Pipeline.h"
+#include "soap/Simulator/Pipeline.h"
 
 #include <algorithm>
 #include <chrono>
@@ -78,10 +80,85 @@ private:
 Strategy strategyFromFile(const OpGraph &graph, const StrategyFile &file) {
   Strategy s;
   s.configs.resize(graph.ops.size());
+  bool recompute = false;
   for (size_t i = 0; i < graph.ops.size(); ++i)
-    if (const OpConfig *c = file.find(graph.ops[i].name))
+    if (const OpConfig *c = file.find(graph.ops[i].name)) {
       s.configs[i] = makeConfig(graph.ops[i], c->degrees, c->start, c->strides);
+      recompute |= c->recompute;
+    }
+  TrainingConfig &t = s.training;
+  if (file.pipeline) {
+    t.microBatches = file.pipeline->microBatches;
+    t.schedule = file.pipeline->schedule == "gpipe" ? PipelineSchedule::GPipe
+                                                    : PipelineSchedule::OneFOneB;
+    if (file.pipeline->stages.size() > 1)
+      for (const PipelineStageSpec &st : file.pipeline->stages)
+        t.stages.push_back({graph.findOp(st.firstOp), graph.findOp(st.lastOp),
+                            st.firstDevice, st.numDevices});
+  }
+  t.zeroStage = file.zeroStage;
+  t.offloadOptimizer = file.offloadOptimizer;
+  if (recompute) {
+    t.recompute.assign(graph.ops.size(), 0);
+    for (size_t i = 0; i < graph.ops.size(); ++i)
+      if (const OpConfig *c = file.find(graph.ops[i].name))
+        t.recompute[i] = c->recompute;
+  }
   return s;
+}
+
+/// Megatron-LM's pipelined configuration (see compile()).
+static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
+                                                 Simulator &sim,
+                                                 const MachineModel &machine,
+                                                 int64_t tp, int64_t pp,
+                                                 int64_t microBatches) {
+  PipelineChoice c;
+  c.tensorParallel = tp;
+  c.pipelineParallel = pp;
+  c.equalLayers = true;
+  Expected<Strategy> s =
+      pipelineStrategy(sim, c, machine.nodes, machine.devicesPerNode);
+  if (!s)
+    return Error{s.error()};
+  Strategy plain = *s;
+  plain.training = TrainingConfig{};
+  plain.training.stages = s->training.stages;
+  Expected<SimResult> r = sim.simulate(plain);
+  if (!r)
+    return Error{r.error()};
+  const int64_t perReplica = replicaBatch(graph, plain);
+  std::vector<int64_t> micro;
+  if (microBatches > 0)
+    micro.push_back(microBatches);
+  else
+    for (int64_t mbs : {1, 2, 4, 8})
+      if (perReplica > 0 && perReplica % mbs == 0)
+        micro.push_back(perReplica / mbs);
+  if (micro.empty())
+    micro.push_back(1);
+  std::optional<BaselineResult> best;
+  for (int64_t m : micro)
+    for (bool rc : {true, false}) {
+      TrainingConfig t;
+      t.stages = plain.training.stages;
+      t.microBatches = m;
+      if (rc)
+        t.recompute = recomputeLayers(graph);
+      Expected<SimResult> tr = sim.simulateTraining(t);
+      if (!tr)
+        return Error{tr.error()};
+      if (!best || objective(*tr, machine) < objective(best->sim, machine)) {
+        PipelineChoice choice = c;
+        choice.microBatches = m;
+        choice.recompute = rc;
+        Strategy st = plain;
+        st.training = t;
+        best = BaselineResult{"megatron", std::move(st), tr.take(),
+                              choice.str()};
+      }
+    }
+  return std::move(*best);
 }
 
 Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
@@ -128,7 +205,29 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
       if (!r)
         return Error{"baseline " + name + ": " + r.error()};
       if (!best || objective(*r, machine) < objective(best->sim, machine))
-        best = BaselineResult{name, s.take(), r.take()};
+        best = BaselineResult{name, s.take(), r.take(),
+                              name == "megatron" ? "tp " + std::to_string(tp)
+                                                 : ""};
+    }
+    // Megatron-LM with pipeline parallelism: its published (tp, pp) for
+    // a GPT of its table, or the given --tp/--pp, 1F1B over equal numbers
+    // of layers per stage, the fastest micro-batch size that fits, with
+    // or without recomputing every layer.
+    if (name == "megatron" && (o.trainingFeatures || o.pipelineParallel > 0)) {
+      std::optional<std::pair<int64_t, int64_t>> degrees =
+          megatronPublishedDegrees(graph);
+      if (o.pipelineParallel > 0)
+        degrees = {o.tensorParallel > 0 ? o.tensorParallel
+                                        : machine.devicesPerNode,
+                   o.pipelineParallel};
+      if (degrees) {
+        Expected<BaselineResult> b =
+            megatronPipeline(graph, sim, machine, degrees->first,
+                             degrees->second, o.microBatches);
+        if (!b)
+          return Error{"baseline megatron: " + b.error()};
+        best = b.take(); // Megatron-LM's own choice replaces the tp sweep
+      }
     }
     if (!best) {
       if (name == o.baseline)
@@ -145,6 +244,9 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     result.strategy = std::move(s);
     result.sim = r.take();
     result.origin = std::move(origin);
+    if (!result.sim.fitsMemory && o.explainFit && o.trainingFeatures)
+      result.fitAdvice = smallestFittingMachine(graph, machine,
+                                                std::max(10.0, o.budgetSeconds));
     result.wallSeconds = std::chrono::duration<double>(
                              std::chrono::steady_clock::now() - begin)
                              .count();
@@ -155,6 +257,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     const BaselineResult *b = result.findBaseline(o.baseline);
     if (!b)
       return Error{"baseline '" + o.baseline + "' does not apply to this model"};
+    result.pipelineChoice = b->choice;
     return finish(b->strategy, "baseline:" + o.baseline);
   }
   Strategy fromFile;
@@ -173,8 +276,30 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   std::vector<std::vector<ParallelConfig>> space =
       enumerateConfigSpace(graph, so);
   std::vector<McmcChainStart> starts;
-  if (o.strategy)
+  if (o.strategy && !fromFile.training.active())
     starts.push_back({"file", fromFile});
+
+  // The inter-op search (pipeline stages x sub-meshes x micro-batches x
+  // memory options over Megatron-style stages) for models with layer
+  // boundaries, within 40 % of the budget.
+  const auto searchBegin = std::chrono::steady_clock::now();
+  if (o.trainingFeatures && machine.numDevices() > 1 &&
+      !layerBoundaries(graph).empty()) {
+    PipelineSearchOptions po;
+    po.nodes = machine.nodes;
+    po.devicesPerNode = machine.devicesPerNode;
+    po.budgetSeconds = 0.4 * o.budgetSeconds;
+    result.pipelineSearch = searchPipelines(
+        sim, po, [&](const SimResult &r) { return objective(r, machine); });
+  }
+  const double mcmcBudget =
+      o.budgetSeconds > 0
+          ? std::max(0.05 * o.budgetSeconds,
+                     o.budgetSeconds -
+                         std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - searchBegin)
+                             .count())
+          : 0;
 
   // The exact DP under the simulator's additive costs (serial time: no
   // overlap, no contention), over every op's configs that use all devices
@@ -203,10 +328,10 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     auto dpTimeUp = [&] {
       if (dpOutOfTime)
         return true;
-      if ((++dpCalls & 255) == 0 && o.budgetSeconds > 0 &&
+      if ((++dpCalls & 255) == 0 && mcmcBudget > 0 &&
           std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                         dpStart)
-                  .count() > 0.2 * o.budgetSeconds)
+                  .count() > 0.2 * mcmcBudget)
         dpOutOfTime = true;
       return dpOutOfTime;
     };
@@ -240,7 +365,8 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     }
   }
   for (const BaselineResult &b : result.baselines)
-    starts.push_back({b.name, b.strategy});
+    if (!b.strategy.training.active()) // chains move plain configs only
+      starts.push_back({b.name, b.strategy});
 
   int64_t movable = 0;
   for (const auto &configs : space)
@@ -248,7 +374,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   McmcOptions mo;
   mo.seed = o.seed;
   mo.chains = o.threads;
-  mo.budgetSeconds = o.budgetSeconds;
+  mo.budgetSeconds = mcmcBudget;
   mo.iterationsPerChain =
       o.iterationsPerChain > 0
           ? o.iterationsPerChain
@@ -269,7 +395,52 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     }
   }
   result.search = std::move(mcmc);
-  return finish(std::move(best), "search");
+  if (o.trainingFeatures && !best.training.active()) {
+    // The memory options on the chains' best: gradient accumulation,
+    // recomputation, ZeRO and offload, priced on its timeline.
+    if (Expected<SimResult> r = simulate(best)) {
+      std::vector<char> layers = recomputeLayers(graph);
+      bool anyLayer = false;
+      for (char c : layers)
+        anyLayer |= c != 0;
+      TrainingConfig bestTraining;
+      for (int64_t m : {1, 2, 4, 8, 16})
+        for (int rc = 0; rc <= (anyLayer ? 1 : 0); ++rc)
+          for (int zero = 0; zero <= 3; ++zero)
+            for (int off = 0; off <= 1; ++off) {
+              TrainingConfig t;
+              t.microBatches = m;
+              t.zeroStage = zero;
+              t.offloadOptimizer = off;
+              if (rc)
+                t.recompute = layers;
+              Expected<SimResult> tr = sim.simulateTraining(t);
+              if (tr && objective(*tr, machine) < bestObjective) {
+                bestObjective = objective(*tr, machine);
+                bestTraining = t;
+              }
+            }
+      best.training = bestTraining;
+    }
+  }
+  // The inter-op search's best and the pipelined baselines compete too.
+  std::string origin = "search";
+  if (result.pipelineSearch && result.pipelineSearch->best &&
+      objective(result.pipelineSearch->best->sim, machine) < bestObjective) {
+    bestObjective = objective(result.pipelineSearch->best->sim, machine);
+    best = result.pipelineSearch->best->strategy;
+    result.pipelineChoice = result.pipelineSearch->best->choice.str();
+    origin = "search (pipeline)";
+  }
+  for (const BaselineResult &b : result.baselines)
+    if (b.strategy.training.active() &&
+        objective(b.sim, machine) < bestObjective) {
+      bestObjective = objective(b.sim, machine);
+      best = b.strategy;
+      result.pipelineChoice = b.choice;
+      origin = "search (baseline " + b.name + ")";
+    }
+  return finish(std::move(best), origin);
 }
 
 StrategyFile makeStrategyFile(const OpGraph &graph, const MachineModel &machine,
@@ -292,8 +463,26 @@ StrategyFile makeStrategyFile(const OpGraph &graph, const MachineModel &machine,
       entry.degrees[c.degrees[d].first] = c.degrees[d].second;
       entry.strides[c.degrees[d].first] = strides[d];
     }
+    const TrainingConfig &t = r.strategy.training;
+    entry.recompute = !t.recompute.empty() && t.recompute[i];
     f.ops.push_back(std::move(entry));
   }
+  const TrainingConfig &t = r.strategy.training;
+  if (t.pipelined()) {
+    PipelineSpec p;
+    p.schedule = toString(t.schedule);
+    p.microBatches = t.microBatches;
+    std::vector<PipelineStage> stages = t.stages;
+    if (stages.empty()) // gradient accumulation: one stage of everything
+      stages.push_back({0, static_cast<int>(graph.ops.size()) - 1, 0,
+                        machine.numDevices()});
+    for (const PipelineStage &st : stages)
+      p.stages.push_back({graph.ops[st.firstOp].name, graph.ops[st.lastOp].name,
+                          st.firstDevice, st.numDevices});
+    f.pipeline = std::move(p);
+  }
+  f.zeroStage = t.zeroStage;
+  f.offloadOptimizer = t.offloadOptimizer;
   StrategyMetrics m;
   m.stepTimeSeconds = r.sim.stepTime;
   m.peakMemoryBytes = r.sim.peakMemory;
@@ -312,6 +501,85 @@ StrategyFile makeStrategyFile(const OpGraph &graph, const MachineModel &machine,
     f.search = info;
   }
   return f;
+}
+
+std::string smallestFittingMachine(const OpGraph &graph,
+                                   const MachineModel &current,
+                                   double budgetSeconds) {
+  const auto begin = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         begin)
+        .count();
+  };
+  struct Fit {
+    std::string machine;
+    int64_t devices = 0;
+    std::string choice;
+  };
+  std::optional<Fit> best;
+  bool outOfTime = false;
+  std::vector<std::string> presets = MachineModel::presetNames();
+  // The current machine's own type first, then the other GPU presets.
+  std::stable_partition(presets.begin(), presets.end(),
+                        [&](const std::string &n) { return n == current.name; });
+  for (const std::string &name : presets) {
+    auto probe = MachineModel::loadPreset(name, {});
+    if (!probe || probe->device.type.find("cpu") != std::string::npos ||
+        name == "cpu-host")
+      continue;
+    for (int64_t nodes = 1; nodes * probe->devicesPerNode <= 4096; nodes *= 2) {
+      const int64_t devices = nodes * probe->devicesPerNode;
+      if (best && devices >= best->devices)
+        break;
+      if (elapsed() > budgetSeconds) {
+        outOfTime = true;
+        break;
+      }
+      auto m = MachineModel::loadPreset(name, MachineOverrides{nodes, {}});
+      if (!m)
+        break;
+      CostModel cost(*m);
+      Simulator sim(graph, cost);
+      // The most memory-saving choices: every ZeRO stage and offload,
+      // recomputation, the smallest micro-batches, tensor parallelism over
+      // a node.
+      PipelineSearchOptions po;
+      po.nodes = nodes;
+      po.devicesPerNode = m->devicesPerNode;
+      po.tensorParallel = {m->devicesPerNode};
+      po.microBatchSizes = {1};
+      po.zeroStages = {3};
+      po.budgetSeconds = std::max(1.0, budgetSeconds - elapsed());
+      PipelineSearchResult r = searchPipelines(
+          sim, po, [&](const SimResult &s) {
+            return static_cast<double>(s.maxPeakMemory());
+          });
+      if (r.best && r.best->sim.fitsMemory) {
+        best = Fit{name + " x " + std::to_string(nodes) + " node" +
+                       (nodes == 1 ? "" : "s"),
+                   devices, r.best->choice.str()};
+        break;
+      }
+      if (r.stoppedByBudget) {
+        outOfTime = true;
+        break;
+      }
+    }
+    if (outOfTime)
+      break;
+  }
+  if (best)
+    return "it fits on " + best->machine + " (" +
+           std::to_string(best->devices) + " devices) with " + best->choice +
+           (outOfTime ? " (the look-up ran out of time: a smaller machine of "
+                        "another preset may fit)"
+                      : "");
+  return outOfTime ? "no machine of the presets tried fits within the look-up's "
+                     "time"
+                   : "it fits on no preset machine of up to 4,096 devices, "
+                     "even with pipeline stages, ZeRO 3, offload and "
+                     "recomputation";
 }
 
 static std::string human(double seconds) {
@@ -352,10 +620,12 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
   out += "strategy   " + r.origin + "\n";
   out += "step time  " + human(r.sim.stepTime) + "\n";
   for (const BaselineResult &b : r.baselines) {
-    std::snprintf(line, sizeof line, "vs %-14s %s  (%.2fx)%s\n",
+    std::snprintf(line, sizeof line, "vs %-14s %s  (%.2fx)%s%s%s%s\n",
                   b.name.c_str(), human(b.sim.stepTime).c_str(),
                   b.sim.stepTime / std::max(r.sim.stepTime, 1e-30),
-                  b.sim.fitsMemory ? "" : "  does not fit in memory");
+                  b.sim.fitsMemory ? "" : "  does not fit in memory",
+                  b.choice.empty() ? "" : "  [", b.choice.c_str(),
+                  b.choice.empty() ? "" : "]");
     out += line;
   }
   std::snprintf(line, sizeof line, "memory     peak %s per device (capacity %s)%s\n",
@@ -363,6 +633,40 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
                 bytes(double(machine.device.memoryBytes)).c_str(),
                 r.sim.fitsMemory ? "" : "  DOES NOT FIT");
   out += line;
+  if (!r.sim.peakMemory.empty()) {
+    size_t worst = std::max_element(r.sim.peakMemory.begin(),
+                                    r.sim.peakMemory.end()) -
+                   r.sim.peakMemory.begin();
+    const MemoryUsage &u = r.sim.memory[worst];
+    std::snprintf(line, sizeof line,
+                  "           weights %s, gradients %s, optimizer %s, "
+                  "activations %s, workspace %s\n",
+                  bytes(double(u.weights)).c_str(),
+                  bytes(double(u.gradients)).c_str(),
+                  bytes(double(u.optimizerState)).c_str(),
+                  bytes(double(u.activations)).c_str(),
+                  bytes(double(u.workspace)).c_str());
+    out += line;
+  }
+  if (!r.fitAdvice.empty())
+    out += "fits       nowhere here: " + r.fitAdvice + "\n";
+  if (!r.pipelineChoice.empty()) {
+    std::snprintf(line, sizeof line, "pipeline   %s, bubble %.1f %%\n",
+                  r.pipelineChoice.c_str(), 100 * r.sim.bubbleFraction);
+    out += line;
+  } else if (r.strategy.training.active()) {
+    const TrainingConfig &t = r.strategy.training;
+    std::string opts;
+    if (t.microBatches > 1)
+      opts += std::to_string(t.microBatches) + " micro-batches, ";
+    if (t.anyRecompute())
+      opts += "recompute, ";
+    if (t.zeroStage)
+      opts += "ZeRO " + std::to_string(t.zeroStage) + ", ";
+    if (t.offloadOptimizer)
+      opts += "offload, ";
+    out += "options    " + opts.substr(0, opts.size() - 2) + "\n";
+  }
   std::snprintf(line, sizeof line, "MFU        %.1f %%\n", 100 * r.sim.mfu);
   out += line;
   if (r.dpSkipped)
@@ -370,6 +674,16 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
   if (r.dpStepTime) {
     std::snprintf(line, sizeof line, "dp         %s (%s under the additive model)\n",
                   human(*r.dpStepTime).c_str(), r.dpExact ? "exact" : "approximate");
+    out += line;
+  }
+  if (r.pipelineSearch) {
+    std::snprintf(line, sizeof line,
+                  "inter-op   %.2f s, %lld candidates over %lld stage "
+                  "layouts%s\n",
+                  r.pipelineSearch->wallSeconds,
+                  (long long)r.pipelineSearch->evaluated,
+                  (long long)r.pipelineSearch->simulations,
+                  r.pipelineSearch->stoppedByBudget ? ", cut by the budget" : "");
     out += line;
   }
   if (r.search) {

@@ -157,9 +157,15 @@ Expected<Strategy> makeBaseline(const std::string &name, const OpGraph &graph,
     return dataParallelStrategy(graph, devices);
   if (name == "owt")
     return owt(graph, devices);
-  if (name == "megatron")
-    return megatron(graph, devices,
-                    o.tensorParallel > 0 ? o.tensorParallel : o.devicesPerNode);
+  if (name == "megatron") {
+    Expected<Strategy> s = megatron(
+        graph, o.numDevices > 0 ? o.numDevices : devices,
+        o.tensorParallel > 0 ? o.tensorParallel : o.devicesPerNode);
+    if (s && o.firstDevice != 0)
+      for (ParallelConfig &c : s->configs)
+        c.start += o.firstDevice;
+    return s;
+  }
   if (name == "gnmt")
     return gnmt(graph, devices);
   std::string known;

@@ -70,6 +70,22 @@ static cl::opt<int64_t> tensorParallel(
     "tp", cl::desc("Megatron baseline's tensor-parallel degree (default: "
                    "the fastest power of two up to a node's devices)"),
     cl::init(0), cl::cat(category));
+static cl::opt<int64_t> pipelineParallel(
+    "pp", cl::desc("Megatron baseline's pipeline depth (default: Megatron-LM's "
+                   "published choice for its GPT sizes, else none)"),
+    cl::init(0), cl::cat(category));
+static cl::opt<int64_t> microBatches(
+    "micro-batches",
+    cl::desc("Megatron baseline's micro-batch count (default: the fastest "
+             "micro-batch size of 1, 2, 4, 8)"),
+    cl::init(0), cl::cat(category));
+static cl::opt<bool> plainSoap(
+    "plain",
+    cl::desc("Search FlexFlow's SOAP space only: no pipeline stages, "
+             "micro-batches, ZeRO, offload or recomputation (implied by "
+             "--emit ir, shard and plan: the lowering does not execute them "
+             "yet)"),
+    cl::init(false), cl::cat(category));
 static cl::opt<double> budget("budget", cl::desc("Search time cap, seconds"),
                               cl::init(60), cl::cat(category));
 static cl::opt<uint64_t> seed("seed", cl::desc("Search seed"), cl::init(1),
@@ -162,6 +178,11 @@ int main(int argc, char **argv) {
   soap::CompileOptions options;
   options.baseline = baseline;
   options.tensorParallel = tensorParallel;
+  options.pipelineParallel = pipelineParallel;
+  options.microBatches = microBatches;
+  const bool lowering =
+      emit == Emit::Ir || emit == Emit::Shard || emit == Emit::Plan;
+  options.trainingFeatures = !plainSoap && !lowering;
   options.budgetSeconds = budget;
   options.seed = seed;
   options.iterationsPerChain = iterations;
@@ -185,8 +206,16 @@ int main(int argc, char **argv) {
             << "strategy file '" << strategyPath << "': " << p << "\n";
       return 1;
     }
+    if (lowering)
+      if (std::string why = soap::unsupportedTrainingFeatures(
+              file, "the lowering (--emit ir, shard and plan)");
+          !why.empty())
+        return fail("strategy file '" + strategyPath + "': " + why);
     options.strategy = std::move(file);
   }
+  if (lowering && pipelineParallel > 0)
+    return fail("--pp: the lowering (--emit ir, shard and plan) does not "
+                "execute pipeline parallelism yet");
   // A progress line while searching, when stderr is a terminal.
   if (sys::Process::StandardErrIsDisplayed() && !quiet)
     options.progress = [](const soap::McmcProgress &p) {

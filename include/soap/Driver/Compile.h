@@ -10,6 +10,7 @@
 
 #include "soap/Graph/OpGraph.h"
 #include "soap/Search/Mcmc.h"
+#include "soap/Search/Pipeline.h"
 #include "soap/Simulator/CostModel.h"
 #include "soap/Simulator/Expected.h"
 #include "soap/Simulator/MachineModel.h"
@@ -32,8 +33,20 @@ struct CompileOptions {
   /// Evaluate this baseline instead of searching.
   std::string baseline;
   /// Megatron's tensor-parallel degree (0: the fastest of 1, 2, 4, ... up
-  /// to the devices of a node).
+  /// to the devices of a node; for a GPT of Megatron-LM's published table,
+  /// its published degree).
   int64_t tensorParallel = 0;
+  /// Megatron's pipeline depth and micro-batch count (0: published, or
+  /// none; micro-batches: the fastest micro-batch size that fits).
+  int64_t pipelineParallel = 0;
+  int64_t microBatches = 0;
+  /// Search pipeline stages, micro-batches, ZeRO, offload and activation
+  /// recomputation too (issue 8). Off when the strategy must be lowered:
+  /// the plan lowering does not execute them yet.
+  bool trainingFeatures = true;
+  /// When the result does not fit in device memory, look for the smallest
+  /// machine (preset and node count) it would fit on.
+  bool explainFit = true;
   /// Search budget in seconds (a cap: the iteration count ends the search
   /// first unless the model is large or the machine slow).
   double budgetSeconds = 60;
@@ -50,6 +63,9 @@ struct BaselineResult {
   std::string name;
   Strategy strategy;
   SimResult sim;
+  /// Its degrees and options when they were chosen ("tp 8", or a pipeline
+  /// choice: "tp 8, pp 4, 64 micro-batches (1f1b), recompute").
+  std::string choice;
 };
 
 struct CompileResult {
@@ -68,6 +84,14 @@ struct CompileResult {
   bool dpSkipped = false;
   /// Search statistics (search only).
   std::optional<McmcResult> search;
+  /// The inter-op (pipeline and memory options) search, when it ran, and
+  /// the choice of the result when it came from it or from a baseline with
+  /// a pipeline ("tp 8, pp 4, 32 micro-batches (1f1b), recompute").
+  std::optional<PipelineSearchResult> pipelineSearch;
+  std::string pipelineChoice;
+  /// When the result does not fit: the smallest machine it would fit on
+  /// (or that none of the presets up to 4,096 devices does).
+  std::string fitAdvice;
   double wallSeconds = 0;
 
   const BaselineResult *findBaseline(const std::string &name) const;
@@ -87,6 +111,14 @@ StrategyFile makeStrategyFile(const OpGraph &graph, const MachineModel &machine,
 /// The configs of a strategy file, by op index (the file must be valid for
 /// the graph: see validateStrategy).
 Strategy strategyFromFile(const OpGraph &graph, const StrategyFile &file);
+
+/// The smallest machine, over the presets (GPU ones) and node counts up to
+/// 4,096 devices, on which the graph fits in device memory with the most
+/// memory-saving options (pipeline stages, ZeRO 3, offload, recompute):
+/// "dgx-h100 x 4 nodes (32 devices): tp 8, pp 4, ...", or why none.
+std::string smallestFittingMachine(const OpGraph &graph,
+                                   const MachineModel &current,
+                                   double budgetSeconds);
 
 /// A short human-readable summary (step time, speedups, memory, MFU, search).
 std::string summarize(const OpGraph &graph, const MachineModel &machine,

@@ -35,6 +35,10 @@ struct BaselineOptions {
   int64_t devicesPerNode = 1;
   /// Megatron's tensor-parallel degree; 0: the devices of one node.
   int64_t tensorParallel = 0;
+  /// Megatron on a sub-mesh (a pipeline stage): devices [firstDevice,
+  /// firstDevice + numDevices); numDevices 0: the whole machine.
+  int64_t firstDevice = 0;
+  int64_t numDevices = 0;
 };
 
 /// "data-parallel", "owt", "megatron", "gnmt".

@@ -65,19 +65,8 @@ TEST(Pipeline, InFlightMicroBatches) {
   }
 }
 
-/// x[batch, 256] through `layers` linear+relu pairs, mean squared error.
 static OpGraph mlp(int layers, int64_t batch = 64, int64_t width = 256) {
-  GraphBuilder b("mlp");
-  Value x = b.input("x", {batch, width});
-  Value t = b.input("t", {batch, width});
-  for (int l = 0; l < layers; ++l) {
-    Value w = b.weight("w" + std::to_string(l), {width, width});
-    x = b.linear("fc" + std::to_string(l), x, w);
-    x = b.unary("relu" + std::to_string(l), "relu", x);
-  }
-  Value loss = b.mseLoss("loss", x, t);
-  b.output(loss);
-  return b.g;
+  return test::mlpChain(layers, batch, width);
 }
 
 TEST(Pipeline, LayerBoundariesAndRecomputeFlags) {

@@ -204,6 +204,21 @@ inline MachineModel roundMachine(int nodes, int perNode, int nics = 1,
   return m.take();
 }
 
+/// x[batch, width] through `layers` linear+relu pairs (fc<l>, relu<l>),
+/// mean squared error ("loss"): a layer boundary between every two ops.
+inline OpGraph mlpChain(int layers, int64_t batch, int64_t width) {
+  GraphBuilder b("mlp");
+  Value x = b.input("x", {batch, width});
+  Value t = b.input("t", {batch, width});
+  for (int l = 0; l < layers; ++l) {
+    Value w = b.weight("w" + std::to_string(l), {width, width});
+    x = b.linear("fc" + std::to_string(l), x, w);
+    x = b.unary("relu" + std::to_string(l), "relu", x);
+  }
+  b.output(b.mseLoss("loss", x, t));
+  return b.g;
+}
+
 /// A config from degrees in listing order, a start and strides.
 inline ParallelConfig cfg(std::vector<std::pair<std::string, int64_t>> degrees,
                           int64_t start = 0, std::vector<int64_t> strides = {}) {
