@@ -1208,13 +1208,22 @@ SliceOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                    ")");
   SmallVector<int64_t> shape;
   for (int64_t d = 0; d < rank; ++d) {
-    if (!(0 <= starts[d] && starts[d] <= ends[d] &&
-          ends[d] <= x->getDimSize(d)) ||
-        steps[d] < 1)
+    int64_t size = x->getDimSize(d);
+    if (steps[d] == 0)
+      return c.error("axis ", d, ": the step is 0");
+    if (steps[d] > 0 &&
+        !(0 <= starts[d] && starts[d] <= ends[d] && ends[d] <= size))
       return c.error("axis ", d, ": need 0 <= start (", starts[d],
-                     ") <= end (", ends[d], ") <= size (", x->getDimSize(d),
-                     ") and step (", steps[d], ") >= 1");
-    shape.push_back(llvm::divideCeil(ends[d] - starts[d], steps[d]));
+                     ") <= end (", ends[d], ") <= size (", size,
+                     ") for step ", steps[d]);
+    if (steps[d] < 0 &&
+        !(-1 <= ends[d] && ends[d] <= starts[d] && starts[d] < size))
+      return c.error("axis ", d, ": need -1 <= end (", ends[d],
+                     ") <= start (", starts[d], ") < size (", size,
+                     ") for the negative step ", steps[d]);
+    shape.push_back(steps[d] > 0
+                        ? llvm::divideCeil(ends[d] - starts[d], steps[d])
+                        : llvm::divideCeil(starts[d] - ends[d], -steps[d]));
   }
   results.push_back(RankedTensorType::get(shape, x->getElementType()));
   return success();
@@ -1222,7 +1231,10 @@ SliceOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
 
 SmallVector<ParallelDim> SliceOp::getParallelDims() {
   auto in = shapeOf(getInput()), out = shapeOf(getResult());
-  return batchOnly(getResult(), !in.empty() && in[0] == out[0]);
+  // Axis 0 whole and in order (a reversed axis 0 is whole too, but its
+  // rows change shards).
+  bool forward = !getSteps() || getSteps()->empty() || (*getSteps())[0] > 0;
+  return batchOnly(getResult(), !in.empty() && in[0] == out[0] && forward);
 }
 int64_t SliceOp::getForwardFlops() { return 0; }
 int64_t SliceOp::getBackwardFlops() { return 0; }

@@ -59,7 +59,6 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
                           "(before opset 14), Dropout's mask, MaxPool's "
                           "indices, LSTM's Y_c, LayerNormalization's "
                           "statistics of a non-FLOAT input"},
-      {"negative-step", "Slice with a negative step on a runtime tensor"},
       {"empty-tensor", "an op would produce a zero-size piece (Split sizes "
                        "of 0, a Gather of no index)"},
       {"lstm-variant", "LSTM with direction reverse or bidirectional, "

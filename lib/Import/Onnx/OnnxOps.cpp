@@ -843,7 +843,7 @@ static LogicalResult convertSlice(Im &im) {
       shape[*axis] = s > e ? (s - e - st - 1) / -st : 0;
     }
     from[*axis] = s;
-    to[*axis] = std::max(e, s);
+    to[*axis] = st > 0 ? std::max(e, s) : std::min(e, s);
     step[*axis] = st;
   }
   if (im.isFoldable(0)) {
@@ -852,9 +852,6 @@ static LogicalResult convertSlice(Im &im) {
       return failure();
     return im.setOutput(0, sliceConst(**known, from, step, shape));
   }
-  if (llvm::any_of(step, [](int64_t s) { return s < 0; }))
-    return im.limitation("negative-step",
-                         "a negative step slices a runtime tensor backwards");
   if (failed(im.requireSoapDType(0)))
     return failure();
   auto x = im.valueOf(0);

@@ -740,7 +740,7 @@ func.func @slice_entries(%x: tensor<2x6xf32>) {
 
 func.func @slice_bounds(%x: tensor<2x6xf32>) {
   // expected-error @+2 {{failed to infer returned types}}
-  // expected-error @+1 {{'soap.slice' op axis 1: need 0 <= start (4) <= end (7) <= size (6) and step (1) >= 1}}
+  // expected-error @+1 {{'soap.slice' op axis 1: need 0 <= start (4) <= end (7) <= size (6) for step 1}}
   %0 = soap.slice %x {starts = array<i64: 0, 4>, ends = array<i64: 2, 7>} : (tensor<2x6xf32>) -> tensor<2x3xf32>
   return
 }
@@ -749,8 +749,19 @@ func.func @slice_bounds(%x: tensor<2x6xf32>) {
 
 func.func @slice_step(%x: tensor<2x6xf32>) {
   // expected-error @+2 {{failed to infer returned types}}
-  // expected-error @+1 {{'soap.slice' op axis 0: need 0 <= start (0) <= end (2) <= size (2) and step (0) >= 1}}
+  // expected-error @+1 {{'soap.slice' op axis 0: the step is 0}}
   %0 = soap.slice %x {starts = array<i64: 0, 0>, ends = array<i64: 2, 6>, steps = array<i64: 0, 1>} : (tensor<2x6xf32>) -> tensor<2x6xf32>
+  return
+}
+
+// -----
+
+// A negative step walks from start down to end + 1: start must be an
+// element, end at least -1.
+func.func @slice_negative_step(%x: tensor<2x6xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.slice' op axis 1: need -1 <= end (-1) <= start (6) < size (6) for the negative step -1}}
+  %0 = soap.slice %x {starts = array<i64: 0, 6>, ends = array<i64: 2, -1>, steps = array<i64: 1, -1>} : (tensor<2x6xf32>) -> tensor<2x6xf32>
   return
 }
 

@@ -356,7 +356,7 @@ func.func @split(%qkv: tensor<8x128x2304xf32>)
 }
 
 // CHECK-LABEL: func.func @slice
-func.func @slice(%x: tensor<8x256xf32>) -> (tensor<8x128xf32>, tensor<4x85xf32>) {
+func.func @slice(%x: tensor<8x256xf32>) -> (tensor<8x128xf32>, tensor<4x85xf32>, tensor<8x128xf32>) {
   // CHECK: soap.slice %{{.*}} {ends = array<i64: 8, 128>, starts = array<i64: 0, 0>} : (tensor<8x256xf32>) -> tensor<8x128xf32>
   %0 = soap.slice %x {starts = array<i64: 0, 0>, ends = array<i64: 8, 128>}
       : (tensor<8x256xf32>) -> tensor<8x128xf32>
@@ -364,7 +364,11 @@ func.func @slice(%x: tensor<8x256xf32>) -> (tensor<8x128xf32>, tensor<4x85xf32>)
   // CHECK: soap.slice %{{.*}} {ends = array<i64: 8, 256>, starts = array<i64: 0, 1>, steps = array<i64: 2, 3>} : (tensor<8x256xf32>) -> tensor<4x85xf32>
   %1 = soap.slice %x {starts = array<i64: 0, 1>, ends = array<i64: 8, 256>, steps = array<i64: 2, 3>}
       : (tensor<8x256xf32>) -> tensor<4x85xf32>
-  return %0, %1 : tensor<8x128xf32>, tensor<4x85xf32>
+  // Backwards: elements 255, 253, ..., 1 (ceil((255 - -1) / 2) = 128).
+  // CHECK: soap.slice %{{.*}} {ends = array<i64: 8, -1>, starts = array<i64: 0, 255>, steps = array<i64: 1, -2>} : (tensor<8x256xf32>) -> tensor<8x128xf32>
+  %2 = soap.slice %x {starts = array<i64: 0, 255>, ends = array<i64: 8, -1>, steps = array<i64: 1, -2>}
+      : (tensor<8x256xf32>) -> tensor<8x128xf32>
+  return %0, %1, %2 : tensor<8x128xf32>, tensor<4x85xf32>, tensor<8x128xf32>
 }
 
 // CHECK-LABEL: func.func @reductions

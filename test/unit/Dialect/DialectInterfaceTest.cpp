@@ -757,6 +757,23 @@ TEST_F(DialectInterfaceTest, Slice) {
   ASSERT_TRUE(rows);
   // axis 0 is cut: no sample dimension
   EXPECT_TRUE(dims(rows).empty());
+
+  // Axis 0 reversed is whole, but a shard's rows come from another shard:
+  // no sample dimension either; a reversed inner axis keeps it.
+  auto reversed = parse(R"mlir(
+    func.func @f(%x: tensor<8x256xf32>) {
+      %0 = soap.slice %x {starts = array<i64: 7, 0>, ends = array<i64: -1, 256>, steps = array<i64: -1, 1>} : (tensor<8x256xf32>) -> tensor<8x256xf32>
+      return
+    })mlir", "soap.slice");
+  ASSERT_TRUE(reversed);
+  EXPECT_TRUE(dims(reversed).empty());
+  auto inner = parse(R"mlir(
+    func.func @f(%x: tensor<8x256xf32>) {
+      %0 = soap.slice %x {starts = array<i64: 0, 255>, ends = array<i64: 8, -1>, steps = array<i64: 1, -1>} : (tensor<8x256xf32>) -> tensor<8x256xf32>
+      return
+    })mlir", "soap.slice");
+  ASSERT_TRUE(inner);
+  EXPECT_EQ(dims(inner), (Dims{{"batch", S, 8, 0}}));
 }
 
 TEST_F(DialectInterfaceTest, Reductions) {

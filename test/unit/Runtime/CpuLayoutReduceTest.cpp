@@ -123,6 +123,32 @@ TEST(CpuSlice, StepsForwardAndBackward) {
   EXPECT_EQ(dx, expect);
 }
 
+TEST(CpuSlice, NegativeStepsWalkBackwards) {
+  // x[4:0:-2, ::-3, 2:-1:-1] of a [5, 7, 4] tensor (NumPy), i.e. ends 0,
+  // -1 and -1 (before element 0).
+  Shape xs{5, 7, 4};
+  Vec x = random(xs.numel(), 88);
+  std::vector<int64_t> starts{4, 6, 2}, ends{0, -1, -1}, steps{-2, -3, -1};
+  Shape ys{2, 3, 3};
+  Vec y(ys.numel());
+  slice::forward(cview(x, xs), starts, ends, steps, view(y, ys));
+  int64_t e = 0;
+  for (int64_t a = 4; a > 0; a -= 2)
+    for (int64_t b = 6; b > -1; b -= 3)
+      for (int64_t c = 2; c > -1; --c, ++e)
+        ASSERT_EQ(y[e], x[(a * 7 + b) * 4 + c]);
+  ASSERT_EQ(e, ys.numel());
+  // The gradient: central differences of sum(proj * y).
+  Vec proj = random(ys.numel(), 89), dx(xs.numel());
+  auto loss = [&] {
+    Vec out(ys.numel());
+    slice::forward(cview(x, xs), starts, ends, steps, view(out, ys));
+    return dot(out, proj);
+  };
+  slice::backward(cview(proj, ys), starts, ends, steps, view(dx, xs));
+  EXPECT_TRUE(gradientMatches(x, dx, loss));
+}
+
 //===----------------------------------------------------------------------===//
 // reductions
 //===----------------------------------------------------------------------===//

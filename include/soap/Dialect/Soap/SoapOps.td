@@ -505,12 +505,19 @@ def Soap_SplitOp : Soap_ShapeOp<"split"> {
 def Soap_SliceOp : Soap_ShapeOp<"slice"> {
   let summary = "Strided slice with one start, end and step per axis";
   let description = [{
-    For every axis, `0 <= start <= end <= size` and `step >= 1` (`steps`
-    defaults to all ones); the result has `ceil((end - start) / step)`
-    elements along it. Dimensions: `batch` (sample) when axis 0 is whole.
+    Along every axis the result holds the elements `start, start + step,
+    ...` before `end` (`steps` defaults to all ones). A positive step needs
+    `0 <= start <= end <= size` and gives `ceil((end - start) / step)`
+    elements; a negative step walks backwards (NumPy's `x[start:end:step]`)
+    and needs `-1 <= end <= start < size` (`end = -1` reaches element 0),
+    giving `ceil((start - end) / -step)` elements; a step is never 0.
+    Dimensions: `batch` (sample) when axis 0 is whole and in order.
 
     ```mlir
     %y = soap.slice %x {starts = array<i64: 0, 0>, ends = array<i64: 8, 128>}
+        : (tensor<8x256xf32>) -> tensor<8x128xf32>
+    %r = soap.slice %x {starts = array<i64: 0, 255>, ends = array<i64: 8, -1>,
+                        steps = array<i64: 1, -2>}
         : (tensor<8x256xf32>) -> tensor<8x128xf32>
     ```
   }];

@@ -136,14 +136,16 @@ template <class T> struct TensorView {
     return r;
   }
 
-  /// Elements start, start + step, ... below end on every axis (soap.slice;
-  /// empty `steps` means ones).
+  /// Elements start, start + step, ... before end on every axis
+  /// (soap.slice; empty `steps` means ones). A negative step walks
+  /// backwards, down to end + 1 (end may be -1).
   TensorView slice(IntList starts, IntList ends, IntList steps = {}) const {
     TensorView r = *this;
     for (int i = 0; i < shape.rank; ++i) {
       int64_t step = steps.empty() ? 1 : steps[i];
       r.data += starts[i] * strides[i];
-      r.shape.dims[i] = (ends[i] - starts[i] + step - 1) / step;
+      r.shape.dims[i] = step > 0 ? (ends[i] - starts[i] + step - 1) / step
+                                 : (starts[i] - ends[i] - step - 1) / -step;
       r.strides[i] = strides[i] * step;
     }
     return r;
