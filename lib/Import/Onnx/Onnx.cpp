@@ -59,8 +59,8 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
                           "(before opset 14), Dropout's mask, MaxPool's "
                           "indices, LSTM's Y_c, LayerNormalization's "
                           "statistics of a non-FLOAT input"},
-      {"empty-tensor", "an op would produce a zero-size piece (Split sizes "
-                       "of 0, a Gather of no index)"},
+      {"empty-tensor", "an op would compute a zero-size tensor from a "
+                       "runtime one (a Gather of no index)"},
       {"lstm-variant", "LSTM with direction reverse or bidirectional, "
                        "peepholes, sequence_lens shorter than the sequence, "
                        "non-zero initial states, non-default activations, "

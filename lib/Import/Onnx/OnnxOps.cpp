@@ -764,23 +764,39 @@ static LogicalResult convertSplit(Im &im) {
     }
     return success();
   }
-  if (llvm::is_contained(sizes, 0))
-    return im.limitation("empty-tensor", "a split size is 0");
   if (failed(im.requireSoapDType(0)))
     return failure();
+  // A piece of size 0 has no elements: it is known (an empty tensor), and
+  // soap.split makes the others.
+  SmallVector<int64_t> pieces;
+  SmallVector<unsigned> outputOf;
+  for (auto [i, s] : llvm::enumerate(sizes)) {
+    if (s != 0) {
+      pieces.push_back(s);
+      outputOf.push_back(i);
+      continue;
+    }
+    SmallVector<int64_t> shape(in.begin(), in.end());
+    shape[*axis] = 0;
+    if (failed(im.setOutput(
+            i, ConstTensor::fromDoubles(im.inputDType(0), shape, {}))))
+      return failure();
+  }
+  if (pieces.empty())
+    return success();
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
-  if (sizes.size() == 1)
-    return im.setOutput(0, *x);
+  if (pieces.size() == 1)
+    return im.setOutput(outputOf[0], *x);
   auto op = im.createOp(SplitOp::getOperationName(), {*x},
                         {im.i64Attr("axis", *axis),
-                         im.i64ArrayAttr("sizes", sizes)},
-                        sizes.size(), "");
+                         im.i64ArrayAttr("sizes", pieces)},
+                        pieces.size(), "");
   if (failed(op))
     return failure();
-  for (unsigned i = 0; i < sizes.size(); ++i)
-    if (failed(im.setOutput(i, (*op)->getResult(i))))
+  for (auto [k, i] : llvm::enumerate(outputOf))
+    if (failed(im.setOutput(i, (*op)->getResult(k))))
       return failure();
   return success();
 }

@@ -573,6 +573,34 @@ TEST(OnnxImport, UnsupportedElementTypesAreLimitations) {
   }
 }
 
+TEST(OnnxImport, ZeroSizeSplitPiecesAreEmptyConstants) {
+  // Split [2, 0, 4] of a runtime [6]: soap.split makes the two non-empty
+  // pieces; the empty one has no elements to compute.
+  B b(13, "split0");
+  b.input("x", {6});
+  b.intInitializer("sizes", {3}, {2, 0, 4});
+  auto &n = b.node("Split", {"x", "sizes"}, {"a", "e", "c"}, "split");
+  B::setInt(n, "axis", 0);
+  b.output("a");
+  b.output("e");
+  b.output("c");
+  MLIRContext context;
+  auto result = importWithDiagnostics(context, b.bytes());
+  ASSERT_TRUE(result.ok()) << result.diagnostics;
+  auto func = onlyFunc(*result.module);
+  SplitOp split;
+  func.walk([&](SplitOp op) { split = op; });
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split.getSizes(), (ArrayRef<int64_t>{2, 4}));
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  EXPECT_EQ(ret.getOperand(0), split.getResult(0));
+  EXPECT_EQ(ret.getOperand(2), split.getResult(1));
+  auto empty = ret.getOperand(1).getDefiningOp<ConstantOp>();
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(cast<RankedTensorType>(empty.getType()).getShape(),
+            (ArrayRef<int64_t>{0}));
+}
+
 TEST(OnnxImport, OldOpsetIsConverted) {
   B b(6, "old");
   b.input("x", {2, 3});
