@@ -52,6 +52,7 @@ namespace {
 /// Control-channel tags of the NCCL bootstrap (the executor uses 1, 1 << 20
 /// and 3 << 20 upwards).
 constexpr int64_t kNcclIdTagBase = int64_t(5) << 20;
+constexpr int64_t kNcclReadyTagBase = int64_t(7) << 20;
 
 const char *blasName(cublasStatus_t s) {
   switch (s) {
@@ -1182,30 +1183,45 @@ std::string CudaBackend::setupCollectives(const Plan &plan, int rank,
         index = static_cast<int>(i);
     if (index < 0)
       continue;
+    // Every member tells member 0 it got this far (so that a rank that
+    // failed to start makes the others stop at the deadline instead of
+    // blocking in ncclCommInitRank), member 0 then sends the id to all.
     ncclUniqueId id;
+    const int64_t tag = kNcclIdTagBase + cm.id,
+                  readyTag = kNcclReadyTagBase + cm.id;
     std::vector<runtime::Request> reqs;
-    const int64_t tag = kNcclIdTagBase + cm.id;
-    if (index == 0) {
-      ncclResult_t r = ncclGetUniqueId(&id);
-      if (r != ncclSuccess)
-        return std::string("ncclGetUniqueId: ") + ncclGetErrorString(r);
-      for (size_t i = 1; i < cm.ranks.size(); ++i) {
-        runtime::Request q;
-        std::string e = transport.isend(runtime::Channel::Control, cm.ranks[i],
-                                        tag, &id, sizeof id, q);
-        if (!e.empty())
-          return e;
+    std::vector<char> ready(cm.ranks.size(), 1);
+    std::string e;
+    auto post = [&](bool send, int peer, int64_t tg, void *p, size_t n) {
+      runtime::Request q;
+      if (e.empty())
+        e = send ? transport.isend(runtime::Channel::Control, peer, tg, p, n, q)
+                 : transport.irecv(runtime::Channel::Control, peer, tg, p, n, q);
+      if (e.empty())
         reqs.push_back(q);
+    };
+    auto wait = [&]() {
+      if (e.empty())
+        e = transport.waitAll(reqs, timeout);
+      reqs.clear();
+      return e;
+    };
+    if (index == 0) {
+      for (size_t i = 1; i < cm.ranks.size(); ++i)
+        post(false, cm.ranks[i], readyTag, &ready[i], 1);
+      if (wait().empty()) {
+        ncclResult_t r = ncclGetUniqueId(&id);
+        if (r != ncclSuccess)
+          return std::string("ncclGetUniqueId: ") + ncclGetErrorString(r);
+        for (size_t i = 1; i < cm.ranks.size(); ++i)
+          post(true, cm.ranks[i], tag, &id, sizeof id);
+        wait();
       }
     } else {
-      runtime::Request q;
-      std::string e = transport.irecv(runtime::Channel::Control, cm.ranks[0],
-                                      tag, &id, sizeof id, q);
-      if (!e.empty())
-        return e;
-      reqs.push_back(q);
+      post(true, cm.ranks[0], readyTag, &ready[0], 1);
+      post(false, cm.ranks[0], tag, &id, sizeof id);
+      wait();
     }
-    std::string e = transport.waitAll(reqs, timeout);
     if (!e.empty())
       return "NCCL bootstrap of communicator " + std::to_string(cm.id) + ": " + e;
     ncclComm_t comm;

@@ -64,6 +64,13 @@ protected:
   Plan single(const Model &m) {
     return plan(singleDeviceStrategy(m.graph), 1, m);
   }
+  Plan megatron(const Model &m, int64_t ranks) {
+    BaselineOptions bo;
+    bo.devicesPerNode = ranks;
+    Expected<Strategy> s = makeBaseline("megatron", m.graph, bo);
+    EXPECT_TRUE(s) << s.error();
+    return s ? plan(*s, ranks, m) : Plan();
+  }
 
   static runtime::SessionOptions cuda(const std::string &precision = "f32") {
     runtime::SessionOptions o;
@@ -133,12 +140,7 @@ TEST_F(CudaTrainTest, StrategiesOnTwoRanksMatchOneCpuDevice) {
   compare(runSession(plan(dataParallelStrategy(model.graph, 2), 2, model), 3,
                      cuda()),
           ref, "2 ranks, data parallel");
-  BaselineOptions bo;
-  bo.devicesPerNode = 2;
-  Expected<Strategy> mt = makeBaseline("megatron", model.graph, bo);
-  ASSERT_TRUE(mt) << mt.error();
-  compare(runSession(plan(*mt, 2, model), 3, cuda()), ref,
-          "2 ranks, megatron");
+  compare(runSession(megatron(model, 2), 3, cuda()), ref, "2 ranks, megatron");
   for (int seed = 1; seed <= 3; ++seed) {
     std::mt19937 rng(900 + seed);
     Plan p = plan(randomStrategy(model.graph, 2, rng), 2, model);
@@ -156,11 +158,7 @@ TEST_F(CudaTrainTest, TransformerBlockMatchesCpu) {
   RunResult ref = runSession(single(tb), 2, cpu());
   compare(runSession(single(tb), 2, cuda()), ref,
           "transformer block, 1 rank");
-  BaselineOptions bo;
-  bo.devicesPerNode = 2;
-  Expected<Strategy> mt = makeBaseline("megatron", tb.graph, bo);
-  ASSERT_TRUE(mt) << mt.error();
-  compare(runSession(plan(*mt, 2, tb), 2, cuda()), ref,
+  compare(runSession(megatron(tb, 2), 2, cuda()), ref,
           "transformer block, 2 ranks megatron");
 }
 
