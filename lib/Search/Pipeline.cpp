@@ -1,6 +1,7 @@
 //===- Pipeline.cpp - inter-op search: stages, micro-batches, memory ------===//
 #include "soap/Search/Pipeline.h"
 #include "soap/Search/Baselines.h"
+#include "soap/Simulator/CostModel.h"
 #include "soap/Simulator/Pipeline.h"
 
 #include <algorithm>
@@ -125,8 +126,7 @@ Expected<Strategy> pipelineStrategy(Simulator &sim, const PipelineChoice &c,
   } else {
     std::vector<double> w(g.ops.size());
     for (size_t i = 0; i < g.ops.size(); ++i)
-      w[i] = static_cast<double>(g.ops[i].forwardFlops) +
-             static_cast<double>(g.ops[i].backwardFlops);
+      w[i] = opForwardFlops(g.ops[i]) + opBackwardFlops(g.ops[i]);
     ranges = balancedStages(g, w, static_cast<int>(pp));
   }
   if (ranges.empty())

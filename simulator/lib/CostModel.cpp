@@ -217,6 +217,56 @@ std::string CostModel::kernelKey(const OpNode &op, const OpShardingRule &rule,
                             m.device.type);
 }
 
+/// The GEMM FLOPs of a forward, in floating point (0: not a GEMM-class
+/// kind this knows).
+static double gemmFlopsEstimate(const OpNode &op) {
+  auto numel = [](const std::vector<int64_t> &s) {
+    double n = 1;
+    for (int64_t x : s)
+      n *= static_cast<double>(x);
+    return n;
+  };
+  const auto &ops = op.operands;
+  if (op.kind == "linear" && ops.size() >= 2 && !ops[0].tensor.shape.empty() &&
+      ops[1].tensor.shape.size() == 2) {
+    // rows x k x n, the input being rows x k.
+    double n = static_cast<double>(ops[1].tensor.shape[1]);
+    return 2 * numel(ops[0].tensor.shape) * n;
+  }
+  if (op.kind == "matmul" && ops.size() >= 2 && !op.results.empty() &&
+      !ops[0].tensor.shape.empty())
+    return 2 * numel(op.results[0].shape) *
+           static_cast<double>(ops[0].tensor.shape.back());
+  if (op.kind == "attention" && ops.size() >= 3 &&
+      ops[0].tensor.shape.size() == 3 && ops[1].tensor.shape.size() == 3 &&
+      ops[2].tensor.shape.size() == 3) {
+    const auto &q = ops[0].tensor.shape, &k = ops[1].tensor.shape,
+               &v = ops[2].tensor.shape;
+    double b = q[0], s = q[1], e = q[2], t = k[1];
+    double projection = 2 * b * s * e * e + b * t * k[2] * e + b * t * v[2] * e;
+    double score = 2 * b * s * t * e;
+    return 2 * (projection + score);
+  }
+  return 0;
+}
+
+/// `stored` (an int64 that may have wrapped) corrected towards `estimate`.
+static double unwrap(int64_t stored, double estimate) {
+  const double two64 = 18446744073709551616.0;
+  double w = static_cast<double>(stored);
+  if (estimate < 4e18 && stored >= 0)
+    return w;
+  return w + std::round((estimate - w) / two64) * two64;
+}
+
+double opForwardFlops(const OpNode &op) {
+  return unwrap(op.forwardFlops, gemmFlopsEstimate(op));
+}
+
+double opBackwardFlops(const OpNode &op) {
+  return unwrap(op.backwardFlops, 2 * gemmFlopsEstimate(op));
+}
+
 CostModel::KernelTime
 CostModel::kernelTime(const OpNode &op, const OpShardingRule &rule,
                       const std::vector<int64_t> &degree) const {
@@ -228,9 +278,9 @@ CostModel::kernelTime(const OpNode &op, const OpShardingRule &rule,
       if (km->backward > 0)
         t.backward = km->backward;
       else
-        t.backward = op.forwardFlops > 0
-                         ? km->forward * static_cast<double>(op.backwardFlops) /
-                               static_cast<double>(op.forwardFlops)
+        t.backward = op.forwardFlops != 0
+                         ? km->forward * opBackwardFlops(op) /
+                               opForwardFlops(op)
                          : km->forward;
       return t;
     }
@@ -258,11 +308,11 @@ CostModel::kernelTime(const OpNode &op, const OpShardingRule &rule,
     bytes += n * r.elementBytes();
   }
   DType dt = opDType(op);
-  t.forward = roofline(static_cast<double>(op.forwardFlops) / shards, bytes, dt,
+  t.forward = roofline(opForwardFlops(op) / shards, bytes, dt,
                        rule.isGemm);
   // The backward reads the output gradient and the saved inputs and writes
   // the input gradients: about twice the forward's traffic.
-  t.backward = roofline(static_cast<double>(op.backwardFlops) / shards,
+  t.backward = roofline(opBackwardFlops(op) / shards,
                         2 * bytes, dt, rule.isGemm);
   return t;
 }

@@ -393,8 +393,7 @@ Simulator::Simulator(const OpGraph &graph, const CostModel &costModel)
 
   for (int i = 0; i < numOps; ++i) {
     const OpNode &op = g.ops[i];
-    double f = static_cast<double>(op.forwardFlops) +
-               (needsBackward[i] ? static_cast<double>(op.backwardFlops) : 0);
+    double f = opForwardFlops(op) + (needsBackward[i] ? opBackwardFlops(op) : 0);
     modelFlops += f;
     DType dt = op.results.empty() ? DType::F32 : op.results[0].dtype;
     idealTime += f / cost.machine().device.peakFlops(dt, cost.options().allowTf32);

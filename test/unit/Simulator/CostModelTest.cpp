@@ -243,3 +243,24 @@ TEST(SimulatorShardingRules, Layouts) {
   EXPECT_EQ(attributeInt("groups=2,num_heads=12", "num_heads", 0), 12);
   EXPECT_EQ(attributeInt("groups=2", "heads", 7), 7);
 }
+
+TEST(CostModel, FlopsBeyondInt64AreUnwrapped) {
+  // GPT-1T's MLP: [3072, 2048, 25600] x [25600, 102400]: 2mkn = 3.3e19,
+  // beyond int64; the graph holds it wrapped modulo 2^64.
+  OpNode op;
+  op.kind = "linear";
+  op.operands = {{OperandSource::Op, {{3072, 2048, 25600}, DType::BF16}},
+                 {OperandSource::Weight, {{25600, 102400}, DType::BF16}}};
+  op.results = {{{3072, 2048, 102400}, DType::BF16}};
+  const uint64_t m = 3072ull * 2048, k = 25600, n = 102400;
+  const double exact = 2.0 * double(m) * double(k) * double(n);
+  op.forwardFlops = static_cast<int64_t>(2 * m * k * n); // wraps
+  op.backwardFlops = static_cast<int64_t>(4 * m * k * n);
+  EXPECT_DOUBLE_EQ(opForwardFlops(op), exact);
+  EXPECT_DOUBLE_EQ(opBackwardFlops(op), 2 * exact);
+  // Small ones are taken as they are.
+  op.operands[0].tensor.shape = {4, 8};
+  op.operands[1].tensor.shape = {8, 16};
+  op.forwardFlops = 2 * 4 * 8 * 16 + 7;
+  EXPECT_EQ(opForwardFlops(op), 2 * 4 * 8 * 16 + 7);
+}

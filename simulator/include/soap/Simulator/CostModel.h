@@ -79,6 +79,16 @@ private:
   std::vector<std::pair<double, double>> points; // (log size, efficiency)
 };
 
+/// An op's forward / backward FLOPs as a double. OpNode holds them as
+/// int64, which wraps for the largest GEMMs (a GPT-1T MLP at batch 3,072 x
+/// 2,048 has 3.3e19); for linear, matmul and attention the wrapped value
+/// is corrected by the multiple of 2^64 that brings it nearest to the
+/// FLOPs recomputed in floating point from the shapes (exact while the
+/// estimate is within 2^63 of the truth: it omits only the softmax and
+/// bias terms).
+double opForwardFlops(const OpNode &op);
+double opBackwardFlops(const OpNode &op);
+
 class CostModel {
 public:
   explicit CostModel(const MachineModel &machine, const ProfileDB *profile = nullptr,
