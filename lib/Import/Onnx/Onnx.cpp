@@ -43,8 +43,8 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
                           "products on integer runtime tensors (soap computes "
                           "on floats; integers are indices only)"},
       {"dynamic-operand", "an operand soap needs at import time (a shape, "
-                          "axes, sizes, starts/ends, an exponent, a dropout "
-                          "ratio, ...) is a runtime value"},
+                          "axes, sizes, starts/ends, a dropout ratio, ...) "
+                          "is a runtime value"},
       {"dynamic-shape", "a graph input without a shape, or with a dynamic "
                         "dimension that no --batch/--dim binding fixes"},
       {"fold-only", "an op that soap folds at import time only (Equal, Less, "
