@@ -130,6 +130,8 @@ std::string writePlanJson(const Plan &p, int indent) {
   j["version"] = p.version;
   j["model"] = {{"name", p.modelName}, {"fingerprint", p.modelFingerprint}};
   j["num_ranks"] = p.numRanks;
+  if (p.forwardOnly)
+    j["mode"] = "forward";
   const OptimizerSettings &o = p.optimizer;
   ordered_json opt;
   opt["kind"] = toString(o.kind);
@@ -529,6 +531,16 @@ bool parsePlanJson(std::string_view text, Plan &out, std::string &error) {
   if (p.numRanks < 1) {
     r.fail("$.num_ranks", "must be at least 1");
     return done();
+  }
+  {
+    std::string mode = "train";
+    if (!r.str(j, root, "mode", mode, false))
+      return done();
+    if (mode != "train" && mode != "forward") {
+      r.fail("$.mode", "unknown mode '" + mode + "' (train, forward)");
+      return done();
+    }
+    p.forwardOnly = mode == "forward";
   }
 
   if (const ordered_json *o = r.field(j, root, "optimizer")) {

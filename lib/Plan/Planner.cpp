@@ -460,11 +460,17 @@ std::string Builder::setup(int &failed) {
   // The simulator's rules: ops whose result reaches an output need a
   // backward pass; an edge repeating an earlier one into the same op with
   // the same layout (attention's key and value) moves nothing.
-  needsBackward.assign(n, g.outputs.empty() ? 1 : 0);
+  // A forward-only plan has no backward at all.
+  needsBackward.assign(n, g.outputs.empty() && !opts.forwardOnly ? 1 : 0);
   isOutput.assign(n, 0);
-  std::vector<int> stack(g.outputs.begin(), g.outputs.end());
-  for (int o : g.outputs)
-    needsBackward[o] = isOutput[o] = 1;
+  std::vector<int> stack;
+  if (!opts.forwardOnly)
+    stack.assign(g.outputs.begin(), g.outputs.end());
+  for (int o : g.outputs) {
+    isOutput[o] = 1;
+    if (!opts.forwardOnly)
+      needsBackward[o] = 1;
+  }
   while (!stack.empty()) {
     int i = stack.back();
     stack.pop_back();
@@ -515,6 +521,7 @@ std::string Builder::setup(int &failed) {
   plan.modelName = g.modelName;
   plan.modelFingerprint = g.fingerprintHex();
   plan.numRanks = static_cast<int>(numRanks);
+  plan.forwardOnly = opts.forwardOnly;
   plan.optimizer = opts.optimizer;
   plan.ranks.resize(numRanks);
   for (int r = 0; r < numRanks; ++r)
@@ -1510,7 +1517,11 @@ Expected<Plan> Builder::run(int *failedOp) {
     forwardKernels(i);
     partialSums(i);
   }
+  std::set<int> listed;
   for (int o : g.outputs) {
+    // An op returned twice (two of its results) lists its results once.
+    if (opts.forwardOnly && !listed.insert(o).second)
+      continue;
     for (size_t r = 0; r < g.ops[o].results.size(); ++r) {
       PlanOutput out;
       out.op = g.ops[o].name;
@@ -1521,6 +1532,9 @@ Expected<Plan> Builder::run(int *failedOp) {
       plan.outputs.push_back(std::move(out));
     }
   }
+
+  if (opts.forwardOnly)
+    return std::move(plan);
 
   // Backward: the outputs' gradients are one (the step minimizes their
   // sum), then every op in reverse.

@@ -245,6 +245,11 @@ struct Plan {
   std::string modelName;
   std::string modelFingerprint;
   int numRanks = 0;
+  /// A forward-only plan (JSON `"mode": "forward"`): the forward pass of
+  /// the model and nothing else (no gradient or optimizer-state buffers, no
+  /// backward or update tasks), for inference and for checking outputs.
+  /// Absent or `"train"`: one training step.
+  bool forwardOnly = false;
   OptimizerSettings optimizer;
   std::vector<PlanWeight> weights;
   std::vector<PlanInput> inputs;

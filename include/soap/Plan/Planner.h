@@ -96,6 +96,10 @@ struct PlanOptions {
   /// Values of constant operands by (op name, operand index). A constant
   /// operand without a value is an error.
   std::map<std::pair<std::string, int>, PlanConstant> constants;
+  /// A forward-only plan (Plan::forwardOnly): the forward pass, its
+  /// transfers and partial sums, and the outputs; no gradients, optimizer
+  /// states, backward or update tasks.
+  bool forwardOnly = false;
 };
 
 /// Builds the plan of one training step. `strategy.configs[i]` is op i's

@@ -60,6 +60,10 @@ struct RunOptions {
   /// Real data: input name -> .npy file (the global tensor of one batch, or
   /// [S, ...] batches used in turn). Other inputs are synthetic.
   std::map<std::string, std::string> inputFiles;
+  /// Real data from memory: input name -> the global tensor of one batch,
+  /// row-major, as doubles (converted to the input's dtype), used every
+  /// step. Takes precedence over inputFiles; Session::setInput sets it.
+  std::map<std::string, std::shared_ptr<const std::vector<double>>> inputValues;
   /// OpenMP threads of each rank's kernels.
   int threadsPerRank = 1;
   /// Where the kernels run: "cpu", or "cuda" (Backend.h; needs a build with
@@ -72,6 +76,17 @@ struct RunOptions {
   /// Time every task stage (stageSeconds()).
   bool profile = false;
   FaultInjection fault;
+};
+
+/// A model output (Plan::outputs) assembled from its holders' boxes.
+struct OutputTensor {
+  std::string op;
+  int result = 0;
+  DType dtype = DType::F32;
+  /// The logical tensor's shape.
+  std::vector<int64_t> shape;
+  /// Row-major, as doubles.
+  std::vector<double> values;
 };
 
 /// Status of a step of one rank.
@@ -97,6 +112,17 @@ public:
   /// assembles the global tensors into `out` (other ranks: `out` untouched).
   /// Every rank calls it.
   std::string gatherWeights(std::map<std::string, std::vector<float>> *out);
+
+  /// Sends one holder of every box of every plan output (after the last
+  /// step's forward pass) to rank 0, which assembles the logical tensors
+  /// into `out`, in the order of Plan::outputs (other ranks: `out`
+  /// untouched). Every rank calls it.
+  std::string gatherOutputs(std::vector<OutputTensor> *out);
+
+  /// Uses `values` (the global tensor, row-major) for input `name` from the
+  /// next step on (RunOptions::inputValues). Not during a step.
+  std::string setInput(const std::string &name,
+                       std::shared_ptr<const std::vector<double>> values);
 
   const Plan &plan() const { return *plan_; }
   const RankPlan &rankPlan() const { return *mine; }

@@ -73,6 +73,16 @@ public:
   /// Every weight assembled from its shards, on the process hosting rank 0
   /// (elsewhere `out` stays empty). Every process must call it.
   std::string gatherWeights(std::map<std::string, std::vector<float>> &out);
+  /// Uses `values` (the global tensor of one batch, row-major; converted to
+  /// the input's dtype) for input `name` from the next step on, instead of
+  /// synthetic data or a .npy file. Every process calls it with the same
+  /// values (each rank reads its box).
+  std::string setInput(const std::string &name, std::vector<double> values);
+  /// The plan's outputs after the last step's forward pass, assembled from
+  /// their shards, in the order of Plan::outputs, on the process hosting
+  /// rank 0 (elsewhere `out` stays empty). Every process must call it.
+  std::string gatherOutputs(std::vector<OutputTensor> &out);
+
 
   const Plan &plan() const { return plan_; }
   bool hostsRankZero() const;

@@ -1052,9 +1052,13 @@ FlattenOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
 
 SmallVector<ParallelDim> FlattenOp::getParallelDims() {
   int64_t axis = static_cast<int64_t>(getAxis());
+  auto in = shapeOf(getInput()), out = shapeOf(getResult());
   if (axis < 0)
-    axis += shapeOf(getInput()).size();
-  return batchOnly(getResult(), axis >= 1);
+    axis += in.size();
+  // The batch splits the input's axis 0 as the result's only where they
+  // are the same axis (the axes before `axis` besides the first are 1).
+  return batchOnly(getResult(),
+                   axis >= 1 && !in.empty() && !out.empty() && in[0] == out[0]);
 }
 int64_t FlattenOp::getForwardFlops() { return 0; }
 int64_t FlattenOp::getBackwardFlops() { return 0; }

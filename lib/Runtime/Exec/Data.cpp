@@ -1,6 +1,8 @@
 //===- Data.cpp - initial weights, synthetic batches, .npy files ----------===//
 #include "soap/Runtime/Data.h"
 
+#include "soap/Runtime/Cpu/Cast.h"
+
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
@@ -168,6 +170,14 @@ void fillBox(const PlanBuffer &b, void *data,
                  case DType::I32:
                    static_cast<int32_t *>(data)[local + k] =
                        static_cast<int32_t>(v);
+                   break;
+                 case DType::F16:
+                   static_cast<uint16_t *>(data)[local + k] =
+                       cpu::cast::toHalf(v);
+                   break;
+                 case DType::BF16:
+                   static_cast<uint16_t *>(data)[local + k] =
+                       cpu::cast::toBFloat16(v);
                    break;
                  default:
                    static_cast<float *>(data)[local + k] =

@@ -4,6 +4,7 @@
 #include "KernelCalls.h"
 #include "Regions.h"
 #include "soap/Runtime/Collectives.h"
+#include "soap/Runtime/Cpu/Cast.h"
 #include "soap/Runtime/Cpu/Blas.h"
 #include "soap/Runtime/Data.h"
 #ifdef SOAP_HAVE_CUDA_RUNTIME
@@ -30,6 +31,26 @@ constexpr int64_t kFuseElements = 1 << 16;
 /// Control-channel tags.
 constexpr int64_t kLossTag = 1;
 constexpr int64_t kGatherTagBase = 1 << 20;
+constexpr int64_t kOutputTagBase = 3 << 20;
+
+/// Element i of a buffer of `dtype` as a double.
+double elementAt(DType dtype, const void *p, int64_t i) {
+  switch (dtype) {
+  case DType::F64:
+    return static_cast<const double *>(p)[i];
+  case DType::I64:
+    return static_cast<double>(static_cast<const int64_t *>(p)[i]);
+  case DType::I32:
+    return static_cast<const int32_t *>(p)[i];
+  case DType::F16:
+    return cpu::cast::fromHalf(static_cast<const uint16_t *>(p)[i]);
+  case DType::BF16:
+    return cpu::cast::fromBFloat16(static_cast<const uint16_t *>(p)[i]);
+  default:
+    return static_cast<const float *>(p)[i];
+  }
+}
+
 
 std::string taskWhere(int rank, size_t index, const PlanTask &t) {
   return "rank " + std::to_string(rank) + " task " + std::to_string(index) +
@@ -177,6 +198,11 @@ std::string RankExecutor::init() {
       if (c.ranks[i] == rank_)
         commIndex[c.id] = static_cast<int>(i);
 
+  for (const auto &[name, values] : options_.inputValues) {
+    std::string e = setInput(name, values);
+    if (!e.empty())
+      return e;
+  }
   for (const auto &[name, path] : options_.inputFiles) {
     bool known = false;
     for (const PlanInput &in : plan_->inputs)
@@ -543,6 +569,12 @@ std::string RankExecutor::loadInputs(int64_t step) {
       return "rank " + std::to_string(rank_) + ": input buffer '" + b.name +
              "' names no input of the plan";
     void *p = data(id);
+    auto mem = options_.inputValues.find(in->name);
+    if (mem != options_.inputValues.end() && mem->second) {
+      const std::vector<double> &v = *mem->second;
+      fillBox(b, p, [&](int64_t g) { return v[static_cast<size_t>(g)]; });
+      continue;
+    }
     auto file = npy.find(in->name);
     if (file == npy.end()) {
       fillBox(b, p, [&](int64_t g) {
@@ -818,6 +850,121 @@ std::string RankExecutor::gatherWeights(
                [&](int64_t local, int64_t g, int64_t len) {
                  std::memcpy(global.data() + g, piece.data.data() + local,
                              static_cast<size_t>(len) * sizeof(float));
+               });
+  }
+  return "";
+}
+
+std::string RankExecutor::setInput(
+    const std::string &name, std::shared_ptr<const std::vector<double>> values) {
+  const PlanInput *in = nullptr;
+  for (const PlanInput &x : plan_->inputs)
+    if (x.name == name)
+      in = &x;
+  if (!in)
+    return "input " + name + ": the plan has no input of that name";
+  int64_t n = 1;
+  for (int64_t d : in->shape)
+    n *= d;
+  if (!values || static_cast<int64_t>(values->size()) != n)
+    return "input " + name + ": " +
+           std::to_string(values ? values->size() : 0) +
+           " values given for a tensor of " + std::to_string(n) + " elements";
+  options_.inputValues[name] = std::move(values);
+  return "";
+}
+
+std::string RankExecutor::gatherOutputs(std::vector<OutputTensor> *out) {
+  std::vector<Request> requests;
+  std::string error;
+  struct Piece {
+    size_t output;
+    const PlanBuffer *b;
+    std::vector<char> bytes;
+  };
+  std::vector<Piece> pieces;
+  pieces.reserve(64);
+  int64_t tag = kOutputTagBase;
+  for (size_t k = 0; k < plan_->outputs.size(); ++k) {
+    const PlanOutput &o = plan_->outputs[k];
+    // One holder per box: rank 0's own when it has one, else the first.
+    std::vector<std::pair<int, const PlanBuffer *>> chosen;
+    for (auto [rank, id] : o.holders) {
+      if (rank < 0 || rank >= static_cast<int>(plan_->ranks.size()))
+        return "output " + o.op + ":" + std::to_string(o.result) +
+               ": holder rank " + std::to_string(rank) + " is not in the plan";
+      const PlanBuffer *b = plan_->ranks[rank].findBuffer(id);
+      if (!b)
+        return "output " + o.op + ":" + std::to_string(o.result) +
+               ": rank " + std::to_string(rank) + " has no buffer " +
+               std::to_string(id);
+      bool same = false;
+      for (auto &c : chosen)
+        if (c.second->offset == b->offset && c.second->shape == b->shape) {
+          same = true;
+          if (rank == 0 && c.first != 0)
+            c = {rank, b};
+        }
+      if (!same)
+        chosen.push_back({rank, b});
+    }
+    for (auto [rank, b] : chosen) {
+      const int64_t t = tag++;
+      if (rank == rank_ && rank_ != 0) {
+        Request q;
+        std::string e = transport_->isend(Channel::Control, 0, t, data(b->id),
+                                          static_cast<size_t>(b->bytes()), q);
+        requests.push_back(q);
+        if (error.empty())
+          error = e;
+      } else if (rank_ == 0) {
+        pieces.push_back({k, b, std::vector<char>(static_cast<size_t>(b->bytes()))});
+        if (rank == 0) {
+          std::memcpy(pieces.back().bytes.data(), data(b->id),
+                      static_cast<size_t>(b->bytes()));
+          continue;
+        }
+        Request q;
+        std::string e = transport_->irecv(Channel::Control, rank, t,
+                                          pieces.back().bytes.data(),
+                                          static_cast<size_t>(b->bytes()), q);
+        requests.push_back(q);
+        if (error.empty())
+          error = e;
+      }
+    }
+  }
+  std::string waited = transport_->waitAll(requests, options_.timeoutSeconds);
+  if (error.empty())
+    error = waited;
+  if (!error.empty() || rank_ != 0 || !out)
+    return error;
+  out->assign(plan_->outputs.size(), OutputTensor{});
+  for (size_t k = 0; k < plan_->outputs.size(); ++k) {
+    (*out)[k].op = plan_->outputs[k].op;
+    (*out)[k].result = plan_->outputs[k].result;
+  }
+  for (const Piece &piece : pieces) {
+    const PlanBuffer &b = *piece.b;
+    OutputTensor &t = (*out)[piece.output];
+    std::vector<int64_t> globalShape = b.globalShape, offset = b.offset;
+    if (globalShape.size() != b.shape.size()) {
+      globalShape = b.shape;
+      offset.assign(b.shape.size(), 0);
+    }
+    if (t.values.empty()) {
+      t.dtype = b.dtype;
+      t.shape = globalShape;
+      int64_t n = 1;
+      for (int64_t d : globalShape)
+        n *= d;
+      t.values.assign(static_cast<size_t>(n), 0.0);
+    }
+    forEachRow(b.shape, globalShape, offset,
+               [&](int64_t local, int64_t g, int64_t len) {
+                 for (int64_t e = 0; e < len; ++e)
+                   t.values[static_cast<size_t>(g + e)] =
+                       elementAt(b.dtype, piece.bytes.data(), local + e);
                });
   }
   return "";

@@ -319,6 +319,35 @@ std::string Session::gatherWeights(
   });
 }
 
+std::string Session::setInput(const std::string &name,
+                              std::vector<double> values) {
+  if (broken)
+    return "the session stopped after an earlier failure";
+  auto shared = std::make_shared<const std::vector<double>>(std::move(values));
+  // Between steps the rank threads are idle: set it from here.
+  for (auto &ex : impl->executors) {
+    std::string e = ex->setInput(name, shared);
+    if (!e.empty())
+      return e;
+  }
+  return "";
+}
+
+std::string Session::gatherOutputs(std::vector<OutputTensor> &out) {
+  if (broken)
+    return "the session stopped after an earlier failure";
+  std::mutex m;
+  return onEveryRank([&](RankExecutor &ex) {
+    if (ex.rank() != 0)
+      return ex.gatherOutputs(nullptr);
+    std::vector<OutputTensor> mine;
+    std::string e = ex.gatherOutputs(&mine);
+    std::lock_guard<std::mutex> lock(m);
+    out = std::move(mine);
+    return e;
+  });
+}
+
 bool Session::hostsRankZero() const {
   for (auto &ex : impl->executors)
     if (ex->rank() == 0)

@@ -673,6 +673,25 @@ TEST_F(DialectInterfaceTest, Flatten) {
     })mlir", "soap.flatten");
   ASSERT_TRUE(all);
   EXPECT_TRUE(dims(all).empty());
+
+  // axis 2 merges the batch with the next axis: the result's axis 0 is not
+  // the input's, so a split of it is no box of the input (ONNX's
+  // test_flatten_axis2 on 4 ranks read the wrong rows). No batch dim.
+  auto merged = parse(R"mlir(
+    func.func @f(%x: tensor<2x3x4x5xf32>) {
+      %0 = soap.flatten %x {axis = 2 : i64} : (tensor<2x3x4x5xf32>) -> tensor<6x20xf32>
+      return
+    })mlir", "soap.flatten");
+  ASSERT_TRUE(merged);
+  EXPECT_TRUE(dims(merged).empty());
+  // ... unless the merged axes after the first are 1.
+  auto ones = parse(R"mlir(
+    func.func @f(%x: tensor<2x1x4x5xf32>) {
+      %0 = soap.flatten %x {axis = 2 : i64} : (tensor<2x1x4x5xf32>) -> tensor<2x20xf32>
+      return
+    })mlir", "soap.flatten");
+  ASSERT_TRUE(ones);
+  EXPECT_EQ(dims(ones), (Dims{{"batch", S, 2, 0}}));
 }
 
 TEST_F(DialectInterfaceTest, Transpose) {

@@ -52,60 +52,6 @@ struct SweepResult {
   std::vector<std::string> failures;
 };
 
-std::string readFile(const std::string &path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
-  return buffer ? (*buffer)->getBuffer().str() : std::string();
-}
-
-void collectOpTypes(const onnx::GraphProto &graph, std::set<std::string> &out) {
-  for (const auto &node : graph.node()) {
-    bool defaultDomain = node.domain().empty() || node.domain() == "ai.onnx";
-    out.insert(defaultDomain ? node.op_type()
-                             : node.domain() + ":" + node.op_type());
-    for (const auto &attr : node.attribute()) {
-      if (attr.has_g())
-        collectOpTypes(attr.g(), out);
-      for (const auto &g : attr.graphs())
-        collectOpTypes(g, out);
-    }
-  }
-}
-
-/// Inputs from test_data_set_0 that are not float tensors of rank >= 1.
-void bindInputs(const onnx::ModelProto &model, const std::string &caseDir,
-                OnnxImportOptions &options) {
-  std::set<std::string> initializers;
-  for (const auto &init : model.graph().initializer())
-    initializers.insert(init.name());
-  std::vector<std::string> inputs;
-  for (const auto &in : model.graph().input())
-    if (!initializers.count(in.name()))
-      inputs.push_back(in.name());
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    std::string bytes = readFile(caseDir + "/test_data_set_0/input_" +
-                                 std::to_string(k) + ".pb");
-    onnx::TensorProto tensor;
-    if (bytes.empty() || !tensor.ParseFromString(bytes))
-      continue;
-    int32_t dtype = tensor.data_type();
-    bool isFloat = dtype == onnx::TensorProto::FLOAT ||
-                   dtype == onnx::TensorProto::DOUBLE ||
-                   dtype == onnx::TensorProto::FLOAT16 ||
-                   dtype == onnx::TensorProto::BFLOAT16;
-    if (isFloat && tensor.dims_size() > 0)
-      continue;
-    std::string name = inputs[k];
-    if (!tensor.name().empty() &&
-        std::find(inputs.begin(), inputs.end(), tensor.name()) != inputs.end())
-      name = tensor.name();
-    // Some cases store BFLOAT16 data as UINT16: leave those unbound.
-    for (const auto &in : model.graph().input())
-      if (in.name() == name && in.type().has_tensor_type() &&
-          in.type().tensor_type().elem_type() == dtype)
-        options.boundInputs[name] = bytes;
-  }
-}
-
 SweepResult sweep(const std::string &suiteDir) {
   SweepResult result;
   std::set<std::string> supported;
@@ -147,7 +93,7 @@ SweepResult sweep(const std::string &suiteDir) {
     ++result.inScope;
 
     OnnxImportOptions options;
-    bindInputs(model, caseDir, options);
+    bindBackendInputs(model, caseDir, options);
     mlir::MLIRContext context;
     ImportResult imported = importWithDiagnostics(context, bytes, options, path);
     if (imported.ok()) {

@@ -4,7 +4,10 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
 
 using namespace soap::test;
 
@@ -152,4 +155,65 @@ std::string soap::test::printModule(mlir::ModuleOp module) {
   llvm::raw_string_ostream os(out);
   module.print(os);
   return out;
+}
+
+std::string soap::test::readFile(const std::string &path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  return buffer ? (*buffer)->getBuffer().str() : std::string();
+}
+
+void soap::test::collectOpTypes(const onnx::GraphProto &graph,
+                                std::set<std::string> &out) {
+  for (const auto &node : graph.node()) {
+    bool defaultDomain = node.domain().empty() || node.domain() == "ai.onnx";
+    out.insert(defaultDomain ? node.op_type()
+                             : node.domain() + ":" + node.op_type());
+    for (const auto &attr : node.attribute()) {
+      if (attr.has_g())
+        collectOpTypes(attr.g(), out);
+      for (const auto &g : attr.graphs())
+        collectOpTypes(g, out);
+    }
+  }
+}
+
+std::vector<std::string>
+soap::test::backendGraphInputs(const onnx::ModelProto &model) {
+  std::set<std::string> initializers;
+  for (const auto &init : model.graph().initializer())
+    initializers.insert(init.name());
+  std::vector<std::string> inputs;
+  for (const auto &in : model.graph().input())
+    if (!initializers.count(in.name()))
+      inputs.push_back(in.name());
+  return inputs;
+}
+
+void soap::test::bindBackendInputs(const onnx::ModelProto &model,
+                                   const std::string &caseDir,
+                                   OnnxImportOptions &options) {
+  std::vector<std::string> inputs = backendGraphInputs(model);
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    std::string bytes = readFile(caseDir + "/test_data_set_0/input_" +
+                                 std::to_string(k) + ".pb");
+    onnx::TensorProto tensor;
+    if (bytes.empty() || !tensor.ParseFromString(bytes))
+      continue;
+    int32_t dtype = tensor.data_type();
+    bool isFloat = dtype == onnx::TensorProto::FLOAT ||
+                   dtype == onnx::TensorProto::DOUBLE ||
+                   dtype == onnx::TensorProto::FLOAT16 ||
+                   dtype == onnx::TensorProto::BFLOAT16;
+    if (isFloat && tensor.dims_size() > 0)
+      continue;
+    std::string name = inputs[k];
+    if (!tensor.name().empty() &&
+        std::find(inputs.begin(), inputs.end(), tensor.name()) != inputs.end())
+      name = tensor.name();
+    // Some cases store BFLOAT16 data as UINT16: leave those unbound.
+    for (const auto &in : model.graph().input())
+      if (in.name() == name && in.type().has_tensor_type() &&
+          in.type().tensor_type().elem_type() == dtype)
+        options.boundInputs[name] = bytes;
+  }
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,24 @@ ImportResult importWithDiagnostics(mlir::MLIRContext &context,
                                    const std::string &bytes,
                                    const OnnxImportOptions &options = {},
                                    const std::string &name = "test.onnx");
+
+/// The bytes of a file ("" when it cannot be read).
+std::string readFile(const std::string &path);
+
+/// Every op type of `graph` and its subgraphs ("domain:Type" outside the
+/// default domain).
+void collectOpTypes(const onnx::GraphProto &graph, std::set<std::string> &out);
+
+/// The graph inputs that are not initializers, in order: the k-th is
+/// what a backend test's input_<k>.pb holds.
+std::vector<std::string> backendGraphInputs(const onnx::ModelProto &model);
+
+/// For a case of ONNX's backend tests (caseDir/test_data_set_0/input_<k>.pb
+/// is the k-th graph input that is not an initializer): binds every input
+/// that is not a float tensor of rank >= 1 (shape operands, indices,
+/// labels, ratios) to its value, as `soap-translate --bind-input` would.
+void bindBackendInputs(const onnx::ModelProto &model,
+                       const std::string &caseDir, OnnxImportOptions &options);
 
 /// The module printed (generic op names included, for FileCheck-like
 /// assertions).
