@@ -83,7 +83,6 @@ public:
   /// rank 0 (elsewhere `out` stays empty). Every process must call it.
   std::string gatherOutputs(std::vector<OutputTensor> &out);
 
-
   const Plan &plan() const { return plan_; }
   bool hostsRankZero() const;
   int numRanks() const { return plan_.numRanks; }

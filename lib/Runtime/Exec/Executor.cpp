@@ -51,7 +51,6 @@ double elementAt(DType dtype, const void *p, int64_t i) {
   }
 }
 
-
 std::string taskWhere(int rank, size_t index, const PlanTask &t) {
   return "rank " + std::to_string(rank) + " task " + std::to_string(index) +
          " (" + toString(t.phase) + " " + t.op + ")";
