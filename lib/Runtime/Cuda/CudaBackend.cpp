@@ -455,6 +455,34 @@ struct Binder {
   }
 };
 
+/// Row-major strides of a shape.
+std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> st(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
+    st[i] = st[i + 1] * shape[i + 1];
+  return st;
+}
+
+/// The box `shape` of a contiguous `src` at `srcAt` (per axis) into a
+/// contiguous `dst` at `dstAt`.
+k::Box boxOf(const std::vector<int64_t> &shape,
+             const std::vector<int64_t> &srcShape,
+             const std::vector<int64_t> &srcAt,
+             const std::vector<int64_t> &dstShape,
+             const std::vector<int64_t> &dstAt) {
+  k::Box b;
+  b.rank = static_cast<int>(shape.size());
+  std::vector<int64_t> ss = stridesOf(srcShape), ds = stridesOf(dstShape);
+  for (int d = 0; d < b.rank; ++d) {
+    b.shape[d] = shape[d];
+    b.srcStride[d] = ss[d];
+    b.dstStride[d] = ds[d];
+    b.srcBase += srcAt[d] * ss[d];
+    b.dstBase += dstAt[d] * ds[d];
+  }
+  return b;
+}
+
 const std::map<std::string, k::Unary> &unaries() {
   static const std::map<std::string, k::Unary> m = {
       {"relu", k::Unary::Relu},       {"gelu", k::Unary::Gelu},
@@ -1108,6 +1136,172 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
         if (dx)
           c->check(k::permute(dy, d, inv.data(), dx, true, c->stream),
                    "transpose");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "concat" || kind == "split") {
+    // concat: pieces = the inputs, whole = y; split: pieces = the results,
+    // whole = x. Forward copies, backward accumulates the other way.
+    const bool isConcat = kind == "concat";
+    std::vector<int> pieces;
+    int whole;
+    if (isConcat) {
+      size_t n = fwd ? t.inputs.size() : t.outputs.size();
+      for (size_t j = 0; j < n; ++j)
+        pieces.push_back(b.in(j));
+      whole = fwd ? b.out(0) : b.dy();
+    } else {
+      whole = b.in(0);
+      if (fwd)
+        pieces = t.outputs;
+      else
+        for (size_t j = 1; j < t.inputs.size(); ++j)
+          pieces.push_back(t.inputs[j]);
+    }
+    std::vector<int64_t> ws = b.shape(whole);
+    int64_t axis = b.ai("axis", 0);
+    if (axis < 0)
+      axis += static_cast<int64_t>(ws.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(ws.size()))
+      return kind + ": axis out of range";
+    // Per piece: its buffer (forward operand / result; backward gradient)
+    // and its box in the whole.
+    struct Piece {
+      const float *from;
+      float *to;
+      k::Box box;
+    };
+    std::vector<Piece> moves;
+    int64_t at = 0;
+    const float *wholeIn = b.f(whole);
+    float *wholeOut = b.f(whole);
+    for (size_t j = 0; j < pieces.size(); ++j) {
+      if (pieces[j] < 0)
+        return kind + ": a missing piece (its size along the axis is not "
+                      "known to the CUDA backend)";
+      std::vector<int64_t> ps = b.shape(pieces[j]);
+      std::vector<int64_t> zero(ps.size(), 0), off(ps.size(), 0);
+      off[axis] = at;
+      at += ps[axis];
+      // The gradient buffer of piece j (backward): concat's outputs[j],
+      // split's dy_j (pieces already are the dy's).
+      int grad = isConcat && !fwd ? b.out(j) : -1;
+      bool intoWhole = isConcat == fwd; // concat fwd, split bwd
+      if (isConcat && !fwd) {
+        if (grad < 0)
+          continue;
+        moves.push_back({wholeIn, b.f(grad), boxOf(ps, ws, off, ps, zero)});
+      } else if (intoWhole) {
+        moves.push_back({b.f(pieces[j]), nullptr, boxOf(ps, ps, zero, ws, off)});
+      } else {
+        moves.push_back({wholeIn, b.f(pieces[j]), boxOf(ps, ws, off, ps, zero)});
+      }
+    }
+    if (isConcat && fwd)
+      for (Piece &m : moves)
+        m.to = wholeOut;
+    float *splitDx = !isConcat && !fwd ? b.f(b.out(0)) : nullptr;
+    if (!isConcat && !fwd)
+      for (Piece &m : moves)
+        m.to = splitDx;
+    const bool acc = !fwd;
+    bind([=] {
+      for (const Piece &m : moves)
+        if (m.from && m.to)
+          c->check(k::boxCopy(m.from, m.to, m.box, acc, c->stream), "copy");
+    });
+    return done();
+  }
+
+  if (kind == "slice") {
+    std::vector<int64_t> starts = b.ais("starts"), ends = b.ais("ends"),
+                         steps = b.ais("steps");
+    std::vector<int64_t> xs = fwd ? b.shape(b.in(0)) : b.shape(b.out(0));
+    std::vector<int64_t> ys = fwd ? b.shape(b.out(0)) : b.shape(b.dy());
+    if (xs.empty() && !fwd && b.out(0) < 0) {
+      out = [](int64_t) {};
+      return done();
+    }
+    if (starts.size() != xs.size() || ends.size() != xs.size() ||
+        ys.size() != xs.size() || (!steps.empty() && steps.size() != xs.size()))
+      return "slice: starts, ends and steps must name every axis";
+    // The strided view x[starts:ends:steps] (soap::cpu TensorView::slice).
+    k::Box box;
+    box.rank = static_cast<int>(xs.size());
+    std::vector<int64_t> xst = stridesOf(xs), yst = stridesOf(ys);
+    for (int d = 0; d < box.rank; ++d) {
+      int64_t step = steps.empty() ? 1 : steps[d];
+      box.shape[d] = ys[d];
+      box.srcBase += starts[d] * xst[d];
+      box.srcStride[d] = xst[d] * step;
+      box.dstStride[d] = yst[d];
+    }
+    if (fwd) {
+      const float *x = b.f(b.in(0));
+      float *y = b.f(b.out(0));
+      if (!b.need({x, y}, "slice"))
+        return done();
+      bind([=] { c->check(k::boxCopy(x, y, box, false, c->stream), "slice"); });
+    } else {
+      // dx[view] += dy: the same box with the roles swapped.
+      k::Box back = box;
+      std::swap(back.srcBase, back.dstBase);
+      for (int d = 0; d < back.rank; ++d)
+        std::swap(back.srcStride[d], back.dstStride[d]);
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      if (!b.need({dy}, "slice"))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::boxCopy(dy, dx, back, true, c->stream), "slice");
+      });
+    }
+    return done();
+  }
+
+  if (kind == "reduce_sum" || kind == "reduce_mean" || kind == "reduce_max") {
+    k::Reduce rk = kind == "reduce_sum"    ? k::Reduce::Sum
+                   : kind == "reduce_mean" ? k::Reduce::Mean
+                                           : k::Reduce::Max;
+    std::vector<int64_t> xs = b.shape(b.in(0)), axes = b.ais("axes");
+    std::vector<bool> red(xs.size(), false);
+    for (int64_t a : axes) {
+      int64_t n = a < 0 ? a + static_cast<int64_t>(xs.size()) : a;
+      if (n < 0 || n >= static_cast<int64_t>(xs.size()))
+        return kind + ": axis out of range";
+      red[n] = true;
+    }
+    std::vector<int64_t> st = stridesOf(xs);
+    k::Reduction r;
+    for (size_t d = 0; d < xs.size(); ++d) {
+      if (red[d]) {
+        r.redShape[r.reduced] = xs[d];
+        r.redStride[r.reduced++] = st[d];
+        r.group *= xs[d];
+      } else {
+        r.keptShape[r.kept] = xs[d];
+        r.keptStride[r.kept++] = st[d];
+        r.outputs *= xs[d];
+      }
+    }
+    r.divisor = double(r.group);
+    const float *x = b.f(b.in(0));
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      if (!b.need({x, y}, kind.c_str()))
+        return done();
+      bind([=] { c->check(k::reduceForward(rk, x, y, r, c->stream), "reduce"); });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      if (!b.need({x, dy}, kind.c_str()))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::reduceBackward(rk, x, dy, dx, r, c->stream), "reduce");
       });
     }
     return done();

@@ -558,6 +558,88 @@ __global__ void permuteKernel(const float *x, float *y, Perm p, int64_t n,
   }
 }
 
+__global__ void boxCopyKernel(const float *src, float *dst, Box b, int64_t n,
+                              bool acc) {
+  SOAP_GRID_LOOP(i, n) {
+    int64_t rest = i, si = b.srcBase, di = b.dstBase;
+    for (int d = b.rank - 1; d >= 0; --d) {
+      int64_t c = rest % b.shape[d];
+      rest /= b.shape[d];
+      si += c * b.srcStride[d];
+      di += c * b.dstStride[d];
+    }
+    dst[di] = acc ? dst[di] + src[si] : src[si];
+  }
+}
+
+/// x's offset of output o's group start, and of element g of a group.
+__device__ inline int64_t keptOffset(const Reduction &r, int64_t o) {
+  int64_t at = 0;
+  for (int d = r.kept - 1; d >= 0; --d) {
+    at += (o % r.keptShape[d]) * r.keptStride[d];
+    o /= r.keptShape[d];
+  }
+  return at;
+}
+__device__ inline int64_t groupOffset(const Reduction &r, int64_t g) {
+  int64_t at = 0;
+  for (int d = r.reduced - 1; d >= 0; --d) {
+    at += (g % r.redShape[d]) * r.redStride[d];
+    g /= r.redShape[d];
+  }
+  return at;
+}
+/// The group element (in row-major order) holding the first maximum.
+__device__ inline int64_t firstMax(const float *x, const Reduction &r,
+                                   int64_t base) {
+  int64_t best = 0;
+  float m = x[base];
+  for (int64_t g = 1; g < r.group; ++g) {
+    float v = x[base + groupOffset(r, g)];
+    if (v > m) {
+      m = v;
+      best = g;
+    }
+  }
+  return best;
+}
+
+__global__ void reduceForwardKernel(Reduce kind, const float *x, float *y,
+                                    Reduction r) {
+  SOAP_GRID_LOOP(o, r.outputs) {
+    int64_t base = keptOffset(r, o);
+    if (kind == Reduce::Max) {
+      y[o] = r.group > 0 ? x[base + groupOffset(r, firstMax(x, r, base))]
+                         : -INFINITY;
+      continue;
+    }
+    double sum = 0;
+    for (int64_t g = 0; g < r.group; ++g)
+      sum += x[base + groupOffset(r, g)];
+    y[o] = static_cast<float>(kind == Reduce::Mean ? sum * (1.0 / r.divisor)
+                                                   : sum);
+  }
+}
+
+/// One thread per output: its gradient goes to its group's elements (no
+/// two outputs share an element).
+__global__ void reduceBackwardKernel(Reduce kind, const float *x,
+                                     const float *dy, float *dx, Reduction r) {
+  SOAP_GRID_LOOP(o, r.outputs) {
+    int64_t base = keptOffset(r, o);
+    if (kind == Reduce::Max) {
+      if (r.group > 0)
+        dx[base + groupOffset(r, firstMax(x, r, base))] += dy[o];
+      continue;
+    }
+    float g = kind == Reduce::Mean
+                  ? dy[o] * static_cast<float>(1.0 / r.divisor)
+                  : dy[o];
+    for (int64_t e = 0; e < r.group; ++e)
+      dx[base + groupOffset(r, e)] += g;
+  }
+}
+
 __device__ inline uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -831,6 +913,30 @@ cudaError_t permute(const float *x, Dims xs, const int *perm, float *y,
   }
   int64_t n = xs.numel();
   permuteKernel<<<gridFor(n), kBlock, 0, s>>>(x, y, p, n, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t boxCopy(const float *src, float *dst, const Box &box,
+                    bool accumulate, cudaStream_t s) {
+  int64_t n = 1;
+  for (int d = 0; d < box.rank; ++d)
+    n *= box.shape[d];
+  if (n == 0)
+    return cudaSuccess;
+  boxCopyKernel<<<gridFor(n), kBlock, 0, s>>>(src, dst, box, n, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t reduceForward(Reduce kind, const float *x, float *y,
+                          const Reduction &r, cudaStream_t s) {
+  reduceForwardKernel<<<gridFor(r.outputs), kBlock, 0, s>>>(kind, x, y, r);
+  return cudaGetLastError();
+}
+
+cudaError_t reduceBackward(Reduce kind, const float *x, const float *dy,
+                           float *dx, const Reduction &r, cudaStream_t s) {
+  reduceBackwardKernel<<<gridFor(r.outputs), kBlock, 0, s>>>(kind, x, dy, dx,
+                                                             r);
   return cudaGetLastError();
 }
 

@@ -130,6 +130,39 @@ cudaError_t mseBackward(const float *p, const float *t, int64_t n,
 cudaError_t permute(const float *x, Dims xs, const int *perm, float *y,
                     bool accumulate, cudaStream_t s);
 
+/// A box copy between two strided tensors: for every index i of `shape`,
+/// dst[dstBase + i . dstStride] (+)= src[srcBase + i . srcStride] (strides
+/// in elements, possibly negative). Concat, split and slice, both ways.
+struct Box {
+  int rank = 0;
+  int64_t shape[kMaxRank] = {};
+  int64_t srcStride[kMaxRank] = {};
+  int64_t dstStride[kMaxRank] = {};
+  int64_t srcBase = 0, dstBase = 0;
+};
+cudaError_t boxCopy(const float *src, float *dst, const Box &box,
+                    bool accumulate, cudaStream_t s);
+
+/// Reductions (soap::cpu::reduce): x's axes split into kept ones (the
+/// output's, row-major) and reduced ones, with x's strides.
+enum class Reduce { Sum, Mean, Max };
+struct Reduction {
+  int kept = 0, reduced = 0;
+  int64_t keptShape[kMaxRank] = {}, keptStride[kMaxRank] = {};
+  int64_t redShape[kMaxRank] = {}, redStride[kMaxRank] = {};
+  int64_t outputs = 1, group = 1;
+  /// Mean: the count each output divides by (the global one for a shard
+  /// split along a reduced axis, else `group`).
+  double divisor = 1;
+};
+/// y[o] = sum, sum / divisor or max over o's group (sums in double).
+cudaError_t reduceForward(Reduce kind, const float *x, float *y,
+                          const Reduction &r, cudaStream_t s);
+/// dx += dy[o] (sum), dy[o] / divisor (mean), or dy[o] at the group's first
+/// maximum (max, found again from x).
+cudaError_t reduceBackward(Reduce kind, const float *x, const float *dy,
+                           float *dx, const Reduction &r, cudaStream_t s);
+
 /// Dropout with the CPU's mask (docs/kernels.md): element g of the global
 /// tensor is kept iff keepUniform(stream, g) >= ratio. `global` and
 /// `offsets`: the shard's place; dst = src * mask * scale (or +=).

@@ -509,6 +509,81 @@ TEST(CudaKernels, ReshapeAndTranspose) {
   u.expectClose(0, 0);
 }
 
+TEST(CudaKernels, ConcatSplitSlice) {
+  SKIP_WITHOUT_DEVICE();
+  for (int64_t axis : {1, -1}) {
+    SCOPED_TRACE(axis);
+    std::vector<int64_t> a = {3, 2, 4}, b = {3, 5, 4}, w = {3, 7, 4};
+    if (axis == -1)
+      a = {3, 7, 1}, b = {3, 7, 3}, w = {3, 7, 4};
+    Case f;
+    int x0 = f.f32(a), x1 = f.f32(b), y = f.f32(w);
+    f.task = kernel("concat", F, {x0, x1}, {y});
+    f.task.attrs["axis"] = PlanAttr::ofInt(axis);
+    ASSERT_EQ(f.run(), "");
+    f.expectClose(0, 0);
+    Case g;
+    x0 = g.f32(a), x1 = g.f32(b);
+    int dy = g.f32(w), d0 = g.f32(a), d1 = g.f32(b);
+    g.task = kernel("concat", B, {x0, x1, dy}, {d0, d1});
+    g.task.attrs["axis"] = PlanAttr::ofInt(axis);
+    ASSERT_EQ(g.run(), "");
+    g.expectClose(0, 0);
+    Case h;
+    int x = h.f32(w), y0 = h.f32(a), y1 = h.f32(b);
+    h.task = kernel("split", F, {x}, {y0, y1});
+    h.task.attrs["axis"] = PlanAttr::ofInt(axis);
+    ASSERT_EQ(h.run(), "");
+    h.expectClose(0, 0);
+    Case k;
+    x = k.f32(w);
+    int dy0 = k.f32(a), dy1 = k.f32(b), dx = k.f32(w);
+    k.task = kernel("split", B, {x, dy0, dy1}, {dx});
+    k.task.attrs["axis"] = PlanAttr::ofInt(axis);
+    ASSERT_EQ(k.run(), "");
+    k.expectClose(0, 0);
+  }
+  // x[1:5:2, 6:0:-3, :] of a [6, 8, 3] tensor: [2, 2, 3].
+  for (Phase ph : {F, B}) {
+    Case c;
+    int x = c.f32({6, 8, 3}), y = c.f32({2, 2, 3});
+    c.task = ph == F ? kernel("slice", F, {x}, {y})
+                     : kernel("slice", B, {c.f32({6, 8, 3}), y}, {x});
+    c.task.attrs["starts"] = PlanAttr::ofInts({1, 6, 0});
+    c.task.attrs["ends"] = PlanAttr::ofInts({5, 0, 3});
+    c.task.attrs["steps"] = PlanAttr::ofInts({2, -3, 1});
+    ASSERT_EQ(c.run(), "");
+    c.expectClose(0, 0);
+  }
+}
+
+TEST(CudaKernels, Reductions) {
+  SKIP_WITHOUT_DEVICE();
+  struct Case2 {
+    std::vector<int64_t> axes, y;
+  };
+  for (const char *k : {"reduce_sum", "reduce_mean", "reduce_max"})
+    for (const Case2 &r : std::vector<Case2>{{{1}, {4, 6}},
+                                             {{0, 2}, {5}},
+                                             {{-1}, {4, 5}},
+                                             {{0, 1, 2}, {}}}) {
+      SCOPED_TRACE(std::string(k) + " " + testing::PrintToString(r.axes));
+      Case f;
+      int x = f.f32({4, 5, 6}), y = f.f32(r.y);
+      f.task = kernel(k, F, {x}, {y});
+      f.task.attrs["axes"] = PlanAttr::ofInts(r.axes);
+      ASSERT_EQ(f.run(), "");
+      f.expectClose();
+      Case b;
+      x = b.f32({4, 5, 6});
+      int dy = b.f32(r.y), dx = b.f32({4, 5, 6});
+      b.task = kernel(k, B, {x, dy}, {dx});
+      b.task.attrs["axes"] = PlanAttr::ofInts(r.axes);
+      ASSERT_EQ(b.run(), "");
+      b.expectClose();
+    }
+}
+
 TEST(CudaKernels, DropoutMaskIsTheCpuMask) {
   SKIP_WITHOUT_DEVICE();
   for (Phase ph : {F, B}) {

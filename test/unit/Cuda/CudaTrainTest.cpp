@@ -14,7 +14,8 @@
 //    error, small next to the weights).
 //
 // Also: docs/examples/transformer_block.mlir (attention) on 1 rank and on 2
-// Megatron ranks, 2 steps, same bounds; a plan with an op that has no CUDA
+// Megatron ranks, 2 steps, and the DLRM, GPT and BERT zoo models on 1 and 2
+// data-parallel ranks, same bounds; a plan with an op that has no CUDA
 // kernel is refused at load time, naming the op; a checkpoint written by the CUDA backend resumes; 2 MPI
 // processes with a GPU each (NCCL bootstrapped over MPI) train like one
 // CPU device (skipped without mpirun or with fewer than 2 GPUs).
@@ -160,6 +161,36 @@ TEST_F(CudaTrainTest, TransformerBlockMatchesCpu) {
           "transformer block, 1 rank");
   compare(runSession(megatron(tb, 2), 2, cuda()), ref,
           "transformer block, 2 ranks megatron");
+}
+
+TEST_F(CudaTrainTest, ZooModelsMatchCpu) {
+  // DLRM (embeddings, MLPs, concat, batched matmul interaction, slice,
+  // sigmoid, MSE), GPT (dropout, attention) and BERT: one GPU rank and 2
+  // data-parallel GPU ranks against one CPU device.
+  struct Zoo {
+    const char *name;
+    std::vector<std::pair<const char *, const char *>> options;
+  };
+  for (const Zoo &z : std::vector<Zoo>{
+           {"dlrm",
+            {{"batch", "8"}, {"bottom-mlp", "13-16-8"}, {"top-mlp", "16-1"},
+             {"emb-dim", "8"}, {"table-sizes", "10-20-30"}}},
+           {"gpt",
+            {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},
+             {"vocab", "64"}, {"batch", "4"}}},
+           {"bert-base",
+            {{"layers", "1"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},
+             {"vocab", "64"}, {"max-positions", "16"}, {"batch", "4"}}}}) {
+    SCOPED_TRACE(z.name);
+    mlir::MLIRContext ctx;
+    Model m = zooModel(ctx, z.name, z.options);
+    ASSERT_EQ(m.error, "");
+    RunResult ref = runSession(single(m), 3, cpu());
+    compare(runSession(single(m), 3, cuda()), ref,
+            (std::string(z.name) + ", 1 rank").c_str());
+    compare(runSession(plan(dataParallelStrategy(m.graph, 2), 2, m), 3, cuda()),
+            ref, (std::string(z.name) + ", 2 ranks data parallel").c_str());
+  }
 }
 
 TEST_F(CudaTrainTest, Bf16StaysCloseToF32) {
