@@ -610,6 +610,27 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
       work();
     };
   };
+  // Ops of one operand: forward y = f(x) (inputs x; outputs y), backward
+  // dx += g(x, dy) (inputs x, dy; outputs dx).
+  using Fwd = std::function<cudaError_t(const float *, float *)>;
+  using Bwd = std::function<cudaError_t(const float *, const float *, float *)>;
+  auto bindOneOperand = [&](const std::string &what, Fwd f, Bwd g) {
+    const float *x = b.f(b.in(0));
+    if (fwd) {
+      float *y = b.f(b.out(0));
+      if (b.need({x, y}, what.c_str()))
+        bind([=] { c->check(f(x, y), what.c_str()); });
+    } else {
+      const float *dy = b.f(b.dy());
+      float *dx = b.f(b.out(0));
+      if (b.need({x, dy}, what.c_str()))
+        bind([=] {
+          if (dx)
+            c->check(g(x, dy, dx), what.c_str());
+        });
+    }
+    return done();
+  };
 
   if (kind == "linear") {
     // y[M, N] = x[M, K] w[K, N] + b[N].
@@ -872,24 +893,15 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
 
   if (unaries().count(kind)) {
     k::Unary u = unaries().at(kind);
-    const float *x = b.f(b.in(0));
     int64_t n = b.numel(b.in(0));
-    if (fwd) {
-      float *y = b.f(b.out(0));
-      if (!b.need({x, y}, kind.c_str()))
-        return done();
-      bind([=] { c->check(k::unaryForward(u, x, y, n, c->stream), "unary"); });
-    } else {
-      const float *dy = b.f(b.dy());
-      float *dx = b.f(b.out(0));
-      if (!b.need({x, dy}, kind.c_str()))
-        return done();
-      bind([=] {
-        if (dx)
-          c->check(k::unaryBackward(u, x, dy, dx, n, c->stream), "unary");
-      });
-    }
-    return done();
+    return bindOneOperand(
+        kind,
+        [=](const float *x, float *y) {
+          return k::unaryForward(u, x, y, n, c->stream);
+        },
+        [=](const float *x, const float *dy, float *dx) {
+          return k::unaryBackward(u, x, dy, dx, n, c->stream);
+        });
   }
 
   if (binaries().count(kind)) {
@@ -928,27 +940,14 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
       return "softmax: axis out of range";
     int64_t outer = product(s, 0, axis), len = s[axis],
             inner = product(s, axis + 1, s.size());
-    const float *x = b.f(b.in(0));
-    if (fwd) {
-      float *y = b.f(b.out(0));
-      if (!b.need({x, y}, "softmax"))
-        return done();
-      bind([=] {
-        c->check(k::softmaxForward(x, y, outer, len, inner, c->stream),
-                 "softmax");
-      });
-    } else {
-      const float *dy = b.f(b.dy());
-      float *dx = b.f(b.out(0));
-      if (!b.need({x, dy}, "softmax"))
-        return done();
-      bind([=] {
-        if (dx)
-          c->check(k::softmaxBackward(x, dy, dx, outer, len, inner, c->stream),
-                   "softmax");
-      });
-    }
-    return done();
+    return bindOneOperand(
+        kind,
+        [=](const float *x, float *y) {
+          return k::softmaxForward(x, y, outer, len, inner, c->stream);
+        },
+        [=](const float *x, const float *dy, float *dx) {
+          return k::softmaxBackward(x, dy, dx, outer, len, inner, c->stream);
+        });
   }
 
   if (kind == "layer_norm") {
@@ -1288,23 +1287,14 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
       }
     }
     r.divisor = double(r.group);
-    const float *x = b.f(b.in(0));
-    if (fwd) {
-      float *y = b.f(b.out(0));
-      if (!b.need({x, y}, kind.c_str()))
-        return done();
-      bind([=] { c->check(k::reduceForward(rk, x, y, r, c->stream), "reduce"); });
-    } else {
-      const float *dy = b.f(b.dy());
-      float *dx = b.f(b.out(0));
-      if (!b.need({x, dy}, kind.c_str()))
-        return done();
-      bind([=] {
-        if (dx)
-          c->check(k::reduceBackward(rk, x, dy, dx, r, c->stream), "reduce");
-      });
-    }
-    return done();
+    return bindOneOperand(
+        kind,
+        [=](const float *x, float *y) {
+          return k::reduceForward(rk, x, y, r, c->stream);
+        },
+        [=](const float *x, const float *dy, float *dx) {
+          return k::reduceBackward(rk, x, dy, dx, r, c->stream);
+        });
   }
 
   if (kind == "dropout") {

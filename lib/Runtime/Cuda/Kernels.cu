@@ -572,22 +572,22 @@ __global__ void boxCopyKernel(const float *src, float *dst, Box b, int64_t n,
   }
 }
 
-/// x's offset of output o's group start, and of element g of a group.
-__device__ inline int64_t keptOffset(const Reduction &r, int64_t o) {
+/// The offset of row-major index i of `shape` under `stride`.
+__device__ inline int64_t offsetOf(int rank, const int64_t *shape,
+                                   const int64_t *stride, int64_t i) {
   int64_t at = 0;
-  for (int d = r.kept - 1; d >= 0; --d) {
-    at += (o % r.keptShape[d]) * r.keptStride[d];
-    o /= r.keptShape[d];
+  for (int d = rank - 1; d >= 0; --d) {
+    at += (i % shape[d]) * stride[d];
+    i /= shape[d];
   }
   return at;
 }
+/// x's offset of output o's group start, and of element g of a group.
+__device__ inline int64_t keptOffset(const Reduction &r, int64_t o) {
+  return offsetOf(r.kept, r.keptShape, r.keptStride, o);
+}
 __device__ inline int64_t groupOffset(const Reduction &r, int64_t g) {
-  int64_t at = 0;
-  for (int d = r.reduced - 1; d >= 0; --d) {
-    at += (g % r.redShape[d]) * r.redStride[d];
-    g /= r.redShape[d];
-  }
-  return at;
+  return offsetOf(r.reduced, r.redShape, r.redStride, g);
 }
 /// The group element (in row-major order) holding the first maximum.
 __device__ inline int64_t firstMax(const float *x, const Reduction &r,
