@@ -3,6 +3,7 @@
 #include "soap/Simulator/ShardingRules.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace soap {
@@ -43,14 +44,18 @@ std::vector<ParallelConfig> enumerateConfigs(const OpNode &op,
   walk(0, 1);
 
   std::vector<ParallelConfig> configs;
-  std::set<std::vector<int64_t>> seenPlacements; // (degrees, device ids)
+  // (degrees, start, strides): with every listed degree above 1 the device
+  // sequence of the shards determines start and strides and back, so this
+  // is the placement without listing every device.
+  std::set<std::vector<int64_t>> seenPlacements;
   auto add = [&](ParallelConfig c) {
     std::vector<int64_t> key;
     for (auto &[name, degree] : c.degrees)
       key.push_back(degree);
     key.push_back(-1);
-    for (int64_t id : c.deviceIds())
-      key.push_back(id);
+    key.push_back(c.start);
+    for (int64_t st : c.effectiveStrides())
+      key.push_back(st);
     if (!seenPlacements.insert(key).second)
       return;
     // Only configs the plan's kernels can run: a searched strategy lowers.
@@ -64,7 +69,35 @@ std::vector<ParallelConfig> enumerateConfigs(const OpNode &op,
     configs.push_back(std::move(c));
   };
 
-  for (const std::vector<int64_t> &degrees : degreeVectors) {
+  // The result keeps the home config, then the most parallel configs (see
+  // the ranking below), so the degree vectors are visited by product,
+  // largest first, and the walk stops after the product group in which the
+  // cap is reached: the kept list is the same as a full enumeration's, at a
+  // fraction of its cost on large machines.
+  std::vector<size_t> byProduct(degreeVectors.size());
+  std::vector<int64_t> product(degreeVectors.size(), 1);
+  for (size_t v = 0; v < degreeVectors.size(); ++v) {
+    byProduct[v] = v;
+    for (int64_t d : degreeVectors[v])
+      product[v] *= d;
+  }
+  std::stable_sort(byProduct.begin(), byProduct.end(),
+                   [&](size_t a, size_t b) { return product[a] > product[b]; });
+  bool haveHome = false;
+  for (size_t k = 0; k < byProduct.size(); ++k) {
+    const std::vector<int64_t> &degrees = degreeVectors[byProduct[k]];
+    if (o.maxConfigsPerOp && k > 0 &&
+        product[byProduct[k]] != product[byProduct[k - 1]] &&
+        configs.size() >= o.maxConfigsPerOp) {
+      // Only the home config may still be missing: it ranks first.
+      if (!haveHome) {
+        ParallelConfig home;
+        add(std::move(home));
+      }
+      break;
+    }
+    if (product[byProduct[k]] == 1)
+      haveHome = true;
     std::vector<size_t> listed;
     int64_t p = 1;
     for (size_t i = 0; i < degrees.size(); ++i)
@@ -127,9 +160,41 @@ std::vector<std::vector<ParallelConfig>>
 enumerateConfigSpace(const OpGraph &graph, const ConfigSpaceOptions &options) {
   std::vector<std::vector<ParallelConfig>> space;
   space.reserve(graph.ops.size());
-  for (size_t i = 0; i < graph.ops.size(); ++i)
-    space.push_back(
-        enumerateConfigs(graph.ops[i], options, static_cast<int>(i)));
+  // Ops alike (a transformer's layers) have the same configs: what
+  // enumerateConfigs reads of an op is its kind, attributes, dims and
+  // shapes. (Not with a `keep` filter, which sees the op index.)
+  std::map<std::string, size_t> alike;
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const OpNode &op = graph.ops[i];
+    std::string key;
+    if (!options.keep) {
+      key = op.kind + "|" + op.attributes + "|";
+      for (const ParallelDim &d : op.dims)
+        key += d.name + ":" + std::to_string(d.size) + ":" +
+               toString(d.tag) + ":" + std::to_string(d.resultAxis) + ",";
+      auto shape = [&](const TensorInfo &t) {
+        key += std::string(toString(t.dtype)) + "[";
+        for (int64_t x : t.shape)
+          key += std::to_string(x) + ",";
+        key += "]";
+      };
+      for (const Operand &o : op.operands) {
+        key += std::to_string(static_cast<int>(o.source)) +
+               (o.isParameter ? "p" : "");
+        shape(o.tensor);
+      }
+      key += "->";
+      for (const TensorInfo &t : op.results)
+        shape(t);
+      if (auto it = alike.find(key); it != alike.end()) {
+        space.push_back(space[it->second]);
+        continue;
+      }
+    }
+    space.push_back(enumerateConfigs(op, options, static_cast<int>(i)));
+    if (!options.keep)
+      alike.emplace(std::move(key), i);
+  }
   return space;
 }
 

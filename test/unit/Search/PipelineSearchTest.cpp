@@ -1,6 +1,7 @@
 //===- PipelineSearchTest.cpp - stages, inter-op search, memory limits ----===//
 #include "../Simulator/TestGraphs.h"
 
+#include "soap/Search/ConfigSpace.h"
 #include "soap/Search/Pipeline.h"
 #include "soap/Simulator/Pipeline.h"
 
@@ -98,4 +99,27 @@ TEST(PipelineSearch, FindsAFittingStrategyWhenPlainOnesDoNot) {
   PipelineSearchResult plain = searchPipelines(sim, o, objective);
   ASSERT_TRUE(plain.best.has_value());
   EXPECT_FALSE(plain.best->sim.fitsMemory);
+}
+
+TEST(ConfigSpace, CapKeepsTheFullEnumerationsFirstConfigs) {
+  OpGraph g = mlp(3, 64, 512);
+  ConfigSpaceOptions o;
+  o.nodes = 4;
+  o.devicesPerNode = 4;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    o.maxConfigsPerOp = 0;
+    std::vector<ParallelConfig> all = enumerateConfigs(g.ops[i], o, int(i));
+    for (size_t cap : {1, 7, 20, 64}) {
+      o.maxConfigsPerOp = cap;
+      std::vector<ParallelConfig> capped = enumerateConfigs(g.ops[i], o, int(i));
+      ASSERT_EQ(capped.size(), std::min(cap, all.size()));
+      for (size_t k = 0; k < capped.size(); ++k)
+        EXPECT_EQ(capped[k], all[k]) << g.ops[i].name << " cap " << cap;
+    }
+  }
+  // Alike ops share their lists; the lists are each op's own.
+  o.maxConfigsPerOp = 32;
+  auto space = enumerateConfigSpace(g, o);
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    EXPECT_EQ(space[i], enumerateConfigs(g.ops[i], o, int(i)));
 }
