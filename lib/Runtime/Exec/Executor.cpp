@@ -875,7 +875,7 @@ std::string RankExecutor::setInput(
 
 std::string RankExecutor::gatherOutputs(std::vector<OutputTensor> *out) {
   std::vector<Request> requests;
-  std::string error;
+  std::string error = syncToHost();
   struct Piece {
     size_t output;
     const PlanBuffer *b;
