@@ -743,8 +743,10 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
       return failWith("rank " + std::to_string(rank_) + ": " + e);
   }
 
-  // The loss (the first output) to rank 0.
-  if (!plan_->outputs.empty() && !plan_->outputs[0].holders.empty()) {
+  // The loss (the first output) to rank 0; a forward-only plan has none
+  // (gatherOutputs reads its outputs).
+  if (!plan_->forwardOnly && !plan_->outputs.empty() &&
+      !plan_->outputs[0].holders.empty()) {
     auto [holder, id] = plan_->outputs[0].holders[0];
     double value = std::numeric_limits<double>::quiet_NaN();
     if (holder == rank_) {

@@ -41,6 +41,8 @@
 #include "soap/Import/Onnx.h"
 #include "soap/Plan/Planner.h"
 #include "soap/Runtime/Cpu/Blas.h"
+#include "soap/Runtime/Cpu/Cast.h"
+#include "soap/Runtime/Data.h"
 #include "soap/Runtime/Session.h"
 #include "soap/Search/ConfigSpace.h"
 #include "soap/Simulator/Strategy.h"
@@ -529,10 +531,12 @@ protected:
         if (!error.empty())
           return what + ": " + error;
       }
-      double loss;
+      double loss = 0;
       error = s->step(&loss);
       if (!error.empty())
         return what + ": step: " + error;
+      if (!std::isnan(loss))
+        return what + ": a forward-only plan reported a loss";
       std::vector<runtime::OutputTensor> outs;
       error = s->gatherOutputs(outs);
       if (!error.empty())
@@ -853,6 +857,29 @@ TEST_F(OnnxBackendRun, ForwardOnlyPlan) {
             std::string::npos);
   EXPECT_NE(s->setInput("no-such-input", {1.0}).find("no input"),
             std::string::npos);
+}
+
+// fillBox writes f16 and bf16 buffers as 2-byte elements (it wrote 4-byte
+// floats before, past the end of the buffer), rounding to nearest even.
+TEST(OnnxBackendRunData, FillBoxHalfTypes) {
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    PlanBuffer b;
+    b.dtype = dtype;
+    b.shape = {2, 2};
+    b.globalShape = {4, 2};
+    b.offset = {2, 0};
+    std::vector<uint16_t> mem(6, 0xABCD); // 4 elements and a guard
+    runtime::fillBox(b, mem.data(), [](int64_t g) { return 0.5 * g + 1 / 3.0; });
+    for (int i = 0; i < 4; ++i) {
+      double want = 0.5 * (4 + i) + 1 / 3.0;
+      double got = dtype == DType::F16 ? cpu::cast::fromHalf(mem[i])
+                                       : cpu::cast::fromBFloat16(mem[i]);
+      EXPECT_NEAR(got, want, want * (dtype == DType::F16 ? 1e-3 : 8e-3))
+          << toString(dtype) << " element " << i;
+    }
+    EXPECT_EQ(mem[4], 0xABCD) << "wrote past the buffer";
+    EXPECT_EQ(mem[5], 0xABCD);
+  }
 }
 
 } // namespace
