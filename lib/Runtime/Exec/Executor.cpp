@@ -730,6 +730,10 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
       return failWith(taskWhere(rank_, at, tasks[at]) + ": " + e);
     }
     if (options_.profile) {
+      // Off-host kernels run asynchronously: wait, so that each task's time
+      // is its own.
+      if (!backend_->onHost() && (e = backend_->synchronize()) != "")
+        return failWith("rank " + std::to_string(rank_) + ": " + e);
       double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       stages[ins.stage] += seconds;
       if (!ins.label.empty())
