@@ -66,6 +66,21 @@ int64_t soap_session_weight_size(const soap_session *session, const char *name);
  * that hosts rank 0 (every process must call it; count must be its size). */
 int soap_session_get_weight(soap_session *session, const char *name,
                             float *out, int64_t count);
+/* Uses values[0 .. count) (the global tensor of one batch, row-major;
+ * count must be its size) for input `name` from the next step on, instead
+ * of synthetic data. Every process calls it with the same values. */
+int soap_session_set_input(soap_session *session, const char *name,
+                           const double *values, int64_t count);
+/* The plan's outputs (outputs[0] is a training plan's loss). */
+int soap_session_num_outputs(const soap_session *session);
+/* Number of elements of output `index` (0 if none). */
+int64_t soap_session_output_size(const soap_session *session, int index);
+/* Gathers output `index` of the last step's forward pass from its shards
+ * into out[0 .. count) on the process that hosts rank 0 (every process
+ * must call it; count must be its size). A forward-only plan (plan "mode":
+ * "forward") is inference: set the inputs, step, read the outputs. */
+int soap_session_get_output(soap_session *session, int index, double *out,
+                            int64_t count);
 void soap_session_destroy(soap_session *session);
 
 /* The message of the calling thread's last failed call ("" if none). */

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 using namespace soap;
 using namespace soap::runtime;
@@ -150,6 +151,75 @@ int soap_session_get_weight(soap_session *s, const char *name, float *out,
     auto it = all.find(name);
     if (it != all.end() && out)
       std::memcpy(out, it->second.data(), sizeof(float) * it->second.size());
+    return ok();
+  } catch (const std::exception &e) {
+    return failWith(SOAP_ERROR_RUNTIME, e.what());
+  }
+}
+
+int soap_session_set_input(soap_session *s, const char *name,
+                           const double *values, int64_t count) {
+  if (!s || !name || (!values && count > 0) || count < 0)
+    return failWith(SOAP_ERROR_ARGUMENT, "soap_session_set_input: null argument");
+  try {
+    std::string e = s->session->setInput(
+        name, std::vector<double>(values, values + count));
+    if (!e.empty())
+      return failWith(SOAP_ERROR_ARGUMENT, "soap_session_set_input: " + e);
+    return ok();
+  } catch (const std::exception &e) {
+    return failWith(SOAP_ERROR_RUNTIME, e.what());
+  }
+}
+
+int soap_session_num_outputs(const soap_session *s) {
+  return s ? static_cast<int>(s->session->plan().outputs.size()) : 0;
+}
+
+int64_t soap_session_output_size(const soap_session *s, int index) {
+  if (!s || index < 0 ||
+      index >= static_cast<int>(s->session->plan().outputs.size()))
+    return 0;
+  const Plan &plan = s->session->plan();
+  const PlanOutput &o = plan.outputs[static_cast<size_t>(index)];
+  if (o.holders.empty())
+    return 0;
+  auto [rank, id] = o.holders[0];
+  if (rank < 0 || rank >= static_cast<int>(plan.ranks.size()))
+    return 0;
+  const PlanBuffer *b = plan.ranks[static_cast<size_t>(rank)].findBuffer(id);
+  if (!b)
+    return 0;
+  int64_t n = 1;
+  for (int64_t d : b->globalShape.size() == b->shape.size() ? b->globalShape
+                                                            : b->shape)
+    n *= d;
+  return n;
+}
+
+int soap_session_get_output(soap_session *s, int index, double *out,
+                            int64_t count) {
+  if (!s)
+    return failWith(SOAP_ERROR_ARGUMENT, "soap_session_get_output: null argument");
+  int64_t size = soap_session_output_size(s, index);
+  if (size == 0)
+    return failWith(SOAP_ERROR_ARGUMENT, "soap_session_get_output: no output " +
+                                             std::to_string(index));
+  if (count != size)
+    return failWith(SOAP_ERROR_ARGUMENT,
+                    "soap_session_get_output: output " + std::to_string(index) +
+                        " has " + std::to_string(size) + " elements, not " +
+                        std::to_string(count));
+  try {
+    std::vector<OutputTensor> all;
+    std::string e = s->session->gatherOutputs(all);
+    if (!e.empty())
+      return failWith(SOAP_ERROR_RUNTIME, e);
+    if (static_cast<size_t>(index) < all.size() && out &&
+        static_cast<int64_t>(all[static_cast<size_t>(index)].values.size()) ==
+            count)
+      std::memcpy(out, all[static_cast<size_t>(index)].values.data(),
+                  sizeof(double) * static_cast<size_t>(count));
     return ok();
   } catch (const std::exception &e) {
     return failWith(SOAP_ERROR_RUNTIME, e.what());

@@ -44,6 +44,7 @@
 #include "soap/Runtime/Cpu/Cast.h"
 #include "soap/Runtime/Data.h"
 #include "soap/Runtime/Session.h"
+#include "soap/Runtime/soap_c.h"
 #include "soap/Search/ConfigSpace.h"
 #include "soap/Simulator/Strategy.h"
 #include "soap/Transforms/PlanLowering.h"
@@ -56,6 +57,7 @@
 
 #include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -857,6 +859,64 @@ TEST_F(OnnxBackendRun, ForwardOnlyPlan) {
             std::string::npos);
   EXPECT_NE(s->setInput("no-such-input", {1.0}).find("no input"),
             std::string::npos);
+}
+
+// The C API runs a forward-only plan file: inputs from memory, outputs
+// gathered (ONNX's Gemm case on 2 data-parallel ranks).
+TEST_F(OnnxBackendRun, CApiForwardOnly) {
+  const std::string dir = std::string(SOAP_ONNX_TESTDATA_DIR) +
+                          "/node/test_gemm_default_matrix_bias";
+  if (!llvm::sys::fs::is_directory(dir))
+    GTEST_SKIP() << dir << " is missing (install libonnx-testdata)";
+  mlir::MLIRContext context;
+  ImportResult imported =
+      importWithDiagnostics(context, readFile(dir + "/model.onnx"), {}, dir);
+  ASSERT_TRUE(imported.ok()) << imported.diagnostics;
+  Prepared p = prepare(*imported.module);
+  ASSERT_EQ(p.error, "");
+  p.options.forwardOnly = true;
+  Expected<Plan> plan =
+      buildPlan(p.graph, dataParallelStrategy(p.graph, 2), 2, p.options);
+  ASSERT_TRUE(plan) << plan.error();
+  llvm::SmallString<128> path;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("onnx-run", "json", path));
+  ASSERT_EQ(writePlanFile(path.str().str(), *plan), "");
+
+  soap_options o;
+  soap_options_init(&o);
+  o.launch = "threads";
+  soap_session *s = nullptr;
+  ASSERT_EQ(soap_session_create(path.c_str(), &o, &s), SOAP_OK)
+      << soap_last_error();
+  for (size_t a = 0; a < plan->inputs.size(); ++a) {
+    Tensor t = readTensor(dir + "/test_data_set_0/input_" + std::to_string(a) +
+                          ".pb");
+    ASSERT_EQ(t.error, "");
+    EXPECT_EQ(soap_session_set_input(s, plan->inputs[a].name.c_str(),
+                                     t.values.data(),
+                                     static_cast<int64_t>(t.values.size())),
+              SOAP_OK)
+        << soap_last_error();
+  }
+  double loss = 0;
+  ASSERT_EQ(soap_session_step(s, &loss), SOAP_OK) << soap_last_error();
+  EXPECT_TRUE(std::isnan(loss));
+  ASSERT_EQ(soap_session_num_outputs(s), 1);
+  Tensor want = readTensor(dir + "/test_data_set_0/output_0.pb");
+  std::vector<double> got(static_cast<size_t>(soap_session_output_size(s, 0)));
+  ASSERT_EQ(got.size(), want.values.size());
+  ASSERT_EQ(soap_session_get_output(s, 0, got.data(),
+                                    static_cast<int64_t>(got.size())),
+            SOAP_OK)
+      << soap_last_error();
+  EXPECT_EQ(compare(got, want.shape, want, nullptr), "");
+  // Refusals: a wrong size, an unknown input or output.
+  EXPECT_EQ(soap_session_get_output(s, 0, got.data(), 1), SOAP_ERROR_ARGUMENT);
+  EXPECT_EQ(soap_session_get_output(s, 5, got.data(), 1), SOAP_ERROR_ARGUMENT);
+  EXPECT_EQ(soap_session_set_input(s, "nope", got.data(), 1),
+            SOAP_ERROR_ARGUMENT);
+  soap_session_destroy(s);
+  llvm::sys::fs::remove(path);
 }
 
 // fillBox writes f16 and bf16 buffers as 2-byte elements (it wrote 4-byte
