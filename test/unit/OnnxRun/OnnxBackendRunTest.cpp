@@ -71,6 +71,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -510,6 +511,33 @@ class OnnxBackendRun : public ::testing::Test {
 protected:
   OnnxBackendRun() { soap::cpu::setNumThreads(1); }
 
+  /// The forward-only plan of node test `name` on 2 data-parallel ranks
+  /// (none after a failure); `dir` gets the case's directory.
+  std::optional<Plan> gemmForwardPlan(const std::string &name,
+                                      std::string &dir) {
+    dir = std::string(SOAP_ONNX_TESTDATA_DIR) + "/node/" + name;
+    mlir::MLIRContext context;
+    ImportResult imported =
+        importWithDiagnostics(context, readFile(dir + "/model.onnx"), {}, dir);
+    if (!imported.ok()) {
+      ADD_FAILURE() << imported.diagnostics;
+      return std::nullopt;
+    }
+    Prepared p = prepare(*imported.module);
+    if (!p.error.empty()) {
+      ADD_FAILURE() << p.error;
+      return std::nullopt;
+    }
+    p.options.forwardOnly = true;
+    Expected<Plan> plan =
+        buildPlan(p.graph, dataParallelStrategy(p.graph, 2), 2, p.options);
+    if (!plan) {
+      ADD_FAILURE() << plan.error();
+      return std::nullopt;
+    }
+    return plan.take();
+  }
+
   /// Runs `plan` on every data set; "" or the first problem.
   std::string runPlan(const Plan &plan, const Prepared &p,
                       const std::vector<DataSet> &sets, const std::string &what,
@@ -815,20 +843,11 @@ TEST_F(OnnxBackendRun, NodeTests) {
 // The forward-only plan: no gradients, optimizer states, backward or
 // update tasks; its mode survives the JSON round trip.
 TEST_F(OnnxBackendRun, ForwardOnlyPlan) {
-  const std::string dir = std::string(SOAP_ONNX_TESTDATA_DIR) +
-                          "/node/test_gemm_default_single_elem_vector_bias";
-  if (!llvm::sys::fs::is_directory(dir))
-    GTEST_SKIP() << dir << " is missing (install libonnx-testdata)";
-  mlir::MLIRContext context;
-  ImportResult imported =
-      importWithDiagnostics(context, readFile(dir + "/model.onnx"), {}, dir);
-  ASSERT_TRUE(imported.ok()) << imported.diagnostics;
-  Prepared p = prepare(*imported.module);
-  ASSERT_EQ(p.error, "");
-  p.options.forwardOnly = true;
-  Expected<Plan> plan =
-      buildPlan(p.graph, dataParallelStrategy(p.graph, 2), 2, p.options);
-  ASSERT_TRUE(plan) << plan.error();
+  if (!llvm::sys::fs::is_directory(SOAP_ONNX_TESTDATA_DIR))
+    GTEST_SKIP() << "install libonnx-testdata";
+  std::string dir;
+  std::optional<Plan> plan = gemmForwardPlan("test_gemm_default_single_elem_vector_bias", dir);
+  ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->forwardOnly);
   for (const RankPlan &r : plan->ranks) {
     for (const PlanBuffer &b : r.buffers)
@@ -864,20 +883,11 @@ TEST_F(OnnxBackendRun, ForwardOnlyPlan) {
 // The C API runs a forward-only plan file: inputs from memory, outputs
 // gathered (ONNX's Gemm case on 2 data-parallel ranks).
 TEST_F(OnnxBackendRun, CApiForwardOnly) {
-  const std::string dir = std::string(SOAP_ONNX_TESTDATA_DIR) +
-                          "/node/test_gemm_default_matrix_bias";
-  if (!llvm::sys::fs::is_directory(dir))
-    GTEST_SKIP() << dir << " is missing (install libonnx-testdata)";
-  mlir::MLIRContext context;
-  ImportResult imported =
-      importWithDiagnostics(context, readFile(dir + "/model.onnx"), {}, dir);
-  ASSERT_TRUE(imported.ok()) << imported.diagnostics;
-  Prepared p = prepare(*imported.module);
-  ASSERT_EQ(p.error, "");
-  p.options.forwardOnly = true;
-  Expected<Plan> plan =
-      buildPlan(p.graph, dataParallelStrategy(p.graph, 2), 2, p.options);
-  ASSERT_TRUE(plan) << plan.error();
+  if (!llvm::sys::fs::is_directory(SOAP_ONNX_TESTDATA_DIR))
+    GTEST_SKIP() << "install libonnx-testdata";
+  std::string dir;
+  std::optional<Plan> plan = gemmForwardPlan("test_gemm_default_matrix_bias", dir);
+  ASSERT_TRUE(plan);
   llvm::SmallString<128> path;
   ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("onnx-run", "json", path));
   ASSERT_EQ(writePlanFile(path.str().str(), *plan), "");
