@@ -409,6 +409,18 @@ struct Binder {
     }
     return static_cast<float *>(r.data);
   }
+  double *f64(int id) {
+    BufferRef r = ref(id);
+    if (!r.meta)
+      return nullptr;
+    if (r.meta->dtype != DType::F64) {
+      if (problem.empty())
+        problem = "buffer '" + r.meta->name + "' is " +
+                  toString(r.meta->dtype) + ", not the f64 statistics expected";
+      return nullptr;
+    }
+    return static_cast<double *>(r.data);
+  }
   /// Index tensors: int64 or int32.
   const void *idx(int id, bool &is64) {
     BufferRef r = ref(id);
@@ -447,6 +459,14 @@ struct Binder {
     if (!a)
       return dflt;
     return a->kind == PlanAttr::Kind::Float ? a->f : static_cast<double>(a->i);
+  }
+  bool ab(const char *name) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::Bool && a->b;
+  }
+  std::string as(const char *name) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::String ? a->s : "";
   }
   std::vector<int64_t> ais(const char *name) const {
     const PlanAttr *a = attr(name);
@@ -764,9 +784,7 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
     const int64_t H = b.ai("num_heads", 1), hd = H > 0 ? P / H : 0;
     if (H <= 0 || hd * H != P)
       return "attention: num_heads does not divide the projection width";
-    const bool causal = b.attr("causal") && b.attr("causal")->kind ==
-                                                PlanAttr::Kind::Bool &&
-                        b.attr("causal")->b;
+    const bool causal = b.ab("causal");
     const int64_t qoff = b.ai("query_offset", 0);
     const float scale = static_cast<float>(1.0 / std::sqrt(double(hd)));
     const float *x[11];
@@ -1297,6 +1315,187 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
         });
   }
 
+  if (kind == "conv2d") {
+    if (b.ais("input_channels").size() == 2)
+      return "no CUDA kernel for a grouped conv2d's output-channel shard "
+             "(input_channels) (op '" + t.op + "'); run this plan with "
+             "--backend cpu";
+    std::vector<int64_t> st = b.ais("strides"), pad = b.ais("padding"),
+                         dil = b.ais("dilations");
+    std::vector<int64_t> xs = b.shape(b.in(0)), ws = b.shape(b.in(1)),
+                         ys = fwd ? b.shape(b.out(0)) : b.shape(b.dy());
+    if (xs.size() != 4 || ws.size() != 4 || ys.size() != 4)
+      return "conv2d: NCHW operands expected";
+    const int64_t groups = b.ai("groups", 1);
+    k::Window g;
+    g.h = xs[2], g.w = xs[3], g.oh = ys[2], g.ow = ys[3];
+    g.kh = ws[2], g.kw = ws[3];
+    g.sh = st.size() == 2 ? st[0] : 1, g.sw = st.size() == 2 ? st[1] : 1;
+    g.dh = dil.size() == 2 ? dil[0] : 1, g.dw = dil.size() == 2 ? dil[1] : 1;
+    g.padTop = pad.size() == 4 ? pad[0] : 0;
+    g.padLeft = pad.size() == 4 ? pad[1] : 0;
+    const int64_t N = xs[0], Cin = xs[1], Cout = ws[0], cg = ws[1];
+    if (groups <= 0 || Cout % groups != 0 || cg * groups != Cin)
+      return "conv2d: channels do not match the groups";
+    const int64_t cog = Cout / groups, ckk = cg * g.kh * g.kw,
+                  ohw = g.oh * g.ow;
+    const float *x = b.f(b.in(0)), *w = b.f(b.in(1));
+    float *cols = static_cast<float *>(scratch(sizeof(float) * N * ckk * ohw));
+    if (!cols)
+      return "conv2d: cannot allocate its columns on the device";
+    if (fwd) {
+      const float *bias = b.f(b.in(2));
+      float *y = b.f(b.out(0));
+      if (!b.need({x, w, y}, "conv2d"))
+        return done();
+      bind([=] {
+        if (bias)
+          c->check(k::channelBroadcast(bias, y, N, Cout, ohw, c->stream),
+                   "conv2d bias");
+        for (int64_t gi = 0; gi < groups; ++gi) {
+          c->check(k::im2col(x, cols, N, Cin, cg, gi, g, c->stream), "im2col");
+          c->gemm(false, false, ohw, cog, ckk, cols, ohw, w + gi * cog * ckk,
+                  ckk, y + gi * cog * ohw, ohw, bias ? 1.f : 0.f, N, ckk * ohw,
+                  0, Cout * ohw);
+        }
+      });
+      return done();
+    }
+    const float *dy = b.f(b.dy());
+    float *dx = b.f(b.out(0)), *dw = b.f(b.out(1)), *db = b.f(b.out(2));
+    float *dcols =
+        dx ? static_cast<float *>(scratch(sizeof(float) * N * ckk * ohw))
+           : nullptr;
+    if (dx && !dcols)
+      return "conv2d: cannot allocate its column gradients on the device";
+    if (!b.need({x, w, dy}, "conv2d"))
+      return done();
+    bind([=] {
+      if (db)
+        c->check(k::channelSums(dy, db, N, Cout, ohw, c->stream), "conv2d db");
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const float *wg = w + gi * cog * ckk, *dyg = dy + gi * cog * ohw;
+        if (dw) {
+          c->check(k::im2col(x, cols, N, Cin, cg, gi, g, c->stream), "im2col");
+          // dw_g += dy_g,n cols_n^T, image after image.
+          for (int64_t n = 0; n < N; ++n)
+            c->gemm(true, false, ckk, cog, ohw, cols + n * ckk * ohw, ohw,
+                    dyg + n * Cout * ohw, ohw, dw + gi * cog * ckk, ckk, 1.f);
+        }
+        if (dx) {
+          // dcols_n = w_g^T dy_g,n, then scattered back into dx.
+          c->gemm(false, true, ohw, ckk, cog, dyg, ohw, wg, ckk, dcols, ohw,
+                  0.f, N, Cout * ohw, 0, ckk * ohw);
+          c->check(k::col2im(dcols, dx, N, Cin, cg, gi, g, c->stream),
+                   "col2im");
+        }
+      }
+    });
+    return done();
+  }
+
+  if (kind == "pool2d") {
+    std::vector<int64_t> ker = b.ais("kernel"), st = b.ais("strides"),
+                         pad = b.ais("padding"), dil = b.ais("dilations");
+    if (ker.size() != 2 || st.size() != 2 || pad.size() != 4)
+      return "pool2d needs kernel, strides and padding attributes";
+    std::vector<int64_t> xs = b.shape(b.in(0)),
+                         ys = fwd ? b.shape(b.out(0)) : b.shape(b.dy());
+    if (xs.size() != 4 || ys.size() != 4)
+      return "pool2d: NCHW operands expected";
+    k::Window g;
+    g.h = xs[2], g.w = xs[3], g.oh = ys[2], g.ow = ys[3];
+    g.kh = ker[0], g.kw = ker[1], g.sh = st[0], g.sw = st[1];
+    g.dh = dil.size() == 2 ? dil[0] : 1, g.dw = dil.size() == 2 ? dil[1] : 1;
+    g.padTop = pad[0], g.padLeft = pad[1];
+    const bool isMax = b.as("kind") != "avg";
+    const bool inclPad = b.ab("count_include_pad");
+    const int64_t planes = xs[0] * xs[1];
+    return bindOneOperand(
+        kind,
+        [=](const float *x, float *y) {
+          return k::pool2dForward(isMax, x, y, planes, g, inclPad, c->stream);
+        },
+        [=](const float *x, const float *dy, float *dx) {
+          return k::pool2dBackward(isMax, x, dy, dx, planes, g, inclPad,
+                                   c->stream);
+        });
+  }
+
+  if (kind == "batch_norm") {
+    const int64_t count = b.ai("count", 1);
+    const double eps = b.af("epsilon", 1e-5), momentum = b.af("momentum", 0.1);
+    std::vector<int64_t> xs = b.shape(b.in(0));
+    if (xs.size() < 2)
+      return "batch_norm: x [N, C, ...] expected";
+    const int64_t N = xs[0], C = xs[1], plane = product(xs, 2, xs.size());
+    const float *x = b.f(b.in(0));
+    if (fwd && t.part == "stats") {
+      double *sums = b.f64(b.out(0));
+      if (!b.need({x, sums}, "batch_norm"))
+        return done();
+      bind([=] {
+        c->check(k::bnLocalSums(x, sums, sums + C, N, C, plane, c->stream),
+                 "batch_norm");
+      });
+    } else if (fwd && t.part == "normalize") {
+      const float *scale = b.f(b.in(1)), *bias = b.f(b.in(2));
+      const double *sums = b.f64(b.in(3));
+      float *y = b.f(b.out(0)), *saved = b.f(b.out(1)), *run = b.f(b.out(2));
+      float *var = static_cast<float *>(scratch(sizeof(float) * C));
+      if (!var)
+        return "batch_norm: cannot allocate scratch on the device";
+      if (!b.need({x, scale, bias, sums, y, saved}, "batch_norm"))
+        return done();
+      bind([=] {
+        c->check(k::bnFinalize(sums, sums + C, count, C, eps, saved, var,
+                               saved + C, momentum, run,
+                               run ? run + C : nullptr, c->stream),
+                 "batch_norm");
+        c->check(k::bnNormalize(x, saved, saved + C, scale, bias, y, N, C,
+                                plane, c->stream),
+                 "batch_norm");
+      });
+    } else if (!fwd && t.part == "stats") {
+      const float *dy = b.f(b.in(1)), *saved = b.f(b.in(2));
+      double *sums = b.f64(b.out(0));
+      if (!b.need({x, dy, saved, sums}, "batch_norm"))
+        return done();
+      bind([=] {
+        c->check(k::bnBackwardSums(x, dy, saved, saved + C, sums, sums + C, N,
+                                   C, plane, c->stream),
+                 "batch_norm");
+      });
+    } else if (!fwd && t.part == "params") {
+      const double *sums = b.f64(b.in(0));
+      const int64_t ch = b.shape(b.in(0)).empty() ? 0 : b.shape(b.in(0)).back();
+      float *ds = b.f(b.out(0)), *db = b.f(b.out(1));
+      if (!b.need({sums}, "batch_norm"))
+        return done();
+      bind([=] {
+        c->check(k::bnBackwardParams(sums, sums + ch, ch, ds, db, c->stream),
+                 "batch_norm");
+      });
+    } else if (!fwd && t.part == "input") {
+      const float *dy = b.f(b.in(1)), *scale = b.f(b.in(2)),
+                  *saved = b.f(b.in(3));
+      const double *sums = b.f64(b.in(4));
+      float *dx = b.f(b.out(0));
+      if (!b.need({x, dy, scale, saved, sums}, "batch_norm"))
+        return done();
+      bind([=] {
+        if (dx)
+          c->check(k::bnBackwardInput(x, dy, saved, saved + C, scale, sums,
+                                      sums + C, count, dx, N, C, plane,
+                                      c->stream),
+                   "batch_norm");
+      });
+    } else {
+      return "batch_norm has no part '" + t.part + "'";
+    }
+    return done();
+  }
+
   if (kind == "dropout") {
     std::vector<int64_t> gs = b.ais("global_shape"), off = b.ais("offset");
     std::vector<int64_t> s = fwd ? b.shape(b.in(0)) : b.shape(b.dy());
@@ -1332,8 +1531,6 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
   std::string what = "no CUDA kernel for '" + kind + "'" +
                      (t.part.empty() ? "" : " (part '" + t.part + "')") +
                      " (op '" + t.op + "')";
-  if (kind == "conv2d" || kind == "pool2d" || kind == "batch_norm")
-    what += ": the cuDNN kernels are not implemented yet";
   return what + "; run this plan with --backend cpu";
 }
 

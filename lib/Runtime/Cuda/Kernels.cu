@@ -640,6 +640,236 @@ __global__ void reduceBackwardKernel(Reduce kind, const float *x,
   }
 }
 
+/// The taps start + i * d (i < k) inside [0, size) (soap::cpu's Taps).
+struct Taps {
+  int64_t first, end, count;
+  __device__ Taps(int64_t start, int64_t k, int64_t d, int64_t size) {
+    int64_t skip = start < 0 ? (-start + d - 1) / d : 0;
+    int64_t last = start >= size ? -1 : min(k - 1, (size - 1 - start) / d);
+    count = max(int64_t(0), last - skip + 1);
+    first = start + skip * d;
+    end = first + count * d;
+  }
+};
+
+__global__ void pool2dForwardKernel(bool isMax, const float *x, float *y,
+                                    int64_t planes, Window g, bool inclPad) {
+  SOAP_GRID_LOOP(i, planes * g.oh * g.ow) {
+    int64_t pl = i / (g.oh * g.ow), o = i % (g.oh * g.ow);
+    int64_t oy = o / g.ow, ox = o % g.ow;
+    Taps th(oy * g.sh - g.padTop, g.kh, g.dh, g.h);
+    Taps tw(ox * g.sw - g.padLeft, g.kw, g.dw, g.w);
+    const float *src = x + pl * g.h * g.w;
+    if (isMax) {
+      float best = -INFINITY;
+      for (int64_t a = th.first; a < th.end; a += g.dh)
+        for (int64_t b = tw.first; b < tw.end; b += g.dw)
+          best = fmaxf(best, src[a * g.w + b]);
+      y[i] = best;
+    } else {
+      float sum = 0.0f;
+      for (int64_t a = th.first; a < th.end; a += g.dh)
+        for (int64_t b = tw.first; b < tw.end; b += g.dw)
+          sum += src[a * g.w + b];
+      int64_t div = inclPad ? g.kh * g.kw : th.count * tw.count;
+      y[i] = sum / static_cast<float>(div);
+    }
+  }
+}
+
+__global__ void pool2dBackwardKernel(bool isMax, const float *x,
+                                     const float *dy, float *dx,
+                                     int64_t planes, Window g, bool inclPad) {
+  SOAP_GRID_LOOP(pl, planes) {
+    const float *src = x + pl * g.h * g.w;
+    const float *grad = dy + pl * g.oh * g.ow;
+    float *dst = dx + pl * g.h * g.w;
+    for (int64_t oy = 0; oy < g.oh; ++oy)
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        Taps th(oy * g.sh - g.padTop, g.kh, g.dh, g.h);
+        Taps tw(ox * g.sw - g.padLeft, g.kw, g.dw, g.w);
+        if (th.count == 0 || tw.count == 0)
+          continue;
+        float gv = grad[oy * g.ow + ox];
+        if (isMax) {
+          int64_t arg = th.first * g.w + tw.first;
+          float best = src[arg];
+          for (int64_t a = th.first; a < th.end; a += g.dh)
+            for (int64_t b = tw.first; b < tw.end; b += g.dw)
+              if (src[a * g.w + b] > best) {
+                best = src[a * g.w + b];
+                arg = a * g.w + b;
+              }
+          dst[arg] += gv;
+        } else {
+          int64_t div = inclPad ? g.kh * g.kw : th.count * tw.count;
+          float v = gv / static_cast<float>(div);
+          for (int64_t a = th.first; a < th.end; a += g.dh)
+            for (int64_t b = tw.first; b < tw.end; b += g.dw)
+              dst[a * g.w + b] += v;
+        }
+      }
+  }
+}
+
+__global__ void im2colKernel(const float *x, float *cols, int64_t n,
+                             int64_t cin, int64_t cg, int64_t group, Window g) {
+  const int64_t rows = cg * g.kh * g.kw, plane = g.oh * g.ow;
+  SOAP_GRID_LOOP(i, n * rows * plane) {
+    int64_t img = i / (rows * plane), r = (i / plane) % rows, o = i % plane;
+    int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+    int64_t yy = (o / g.ow) * g.sh - g.padTop + ki * g.dh;
+    int64_t xx = (o % g.ow) * g.sw - g.padLeft + kj * g.dw;
+    cols[i] = yy >= 0 && yy < g.h && xx >= 0 && xx < g.w
+                  ? x[((img * cin + group * cg + c) * g.h + yy) * g.w + xx]
+                  : 0.0f;
+  }
+}
+
+__global__ void col2imKernel(const float *cols, float *dx, int64_t n,
+                             int64_t cin, int64_t cg, int64_t group, Window g) {
+  const int64_t rows = cg * g.kh * g.kw, plane = g.oh * g.ow;
+  SOAP_GRID_LOOP(i, n * cg * g.h * g.w) {
+    int64_t img = i / (cg * g.h * g.w), c = (i / (g.h * g.w)) % cg;
+    int64_t yy = (i / g.w) % g.h, xx = i % g.w;
+    float sum = 0.0f;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      int64_t ty = yy + g.padTop - ki * g.dh;
+      if (ty < 0 || ty % g.sh != 0 || ty / g.sh >= g.oh)
+        continue;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        int64_t tx = xx + g.padLeft - kj * g.dw;
+        if (tx < 0 || tx % g.sw != 0 || tx / g.sw >= g.ow)
+          continue;
+        sum += cols[(img * rows + (c * g.kh + ki) * g.kw + kj) * plane +
+                    (ty / g.sh) * g.ow + tx / g.sw];
+      }
+    }
+    dx[((img * cin + group * cg + c) * g.h + yy) * g.w + xx] += sum;
+  }
+}
+
+__global__ void channelBroadcastKernel(const float *bias, float *y, int64_t n,
+                                       int64_t ch, int64_t plane) {
+  SOAP_GRID_LOOP(i, n * ch * plane) y[i] = bias[(i / plane) % ch];
+}
+
+__global__ void channelSumsKernel(const float *dy, float *db, int64_t n,
+                                  int64_t ch, int64_t plane) {
+  SOAP_GRID_LOOP(c, ch) {
+    double sum = 0;
+    for (int64_t img = 0; img < n; ++img)
+      for (int64_t p = 0; p < plane; ++p)
+        sum += dy[(img * ch + c) * plane + p];
+    db[c] += static_cast<float>(sum);
+  }
+}
+
+/// One warp per channel: each lane a fixed stride of the channel's n *
+/// plane elements, then the warp's fixed tree.
+__global__ void bnLocalSumsKernel(const float *x, double *sum, double *sumSq,
+                                  int64_t n, int64_t ch, int64_t plane) {
+  for (int64_t c = warpId(); c < ch; c += warpCount()) {
+    double a = 0, b = 0;
+    for (int64_t e = lane(); e < n * plane; e += 32) {
+      double v = x[((e / plane) * ch + c) * plane + e % plane];
+      a += v;
+      b += v * v;
+    }
+    a = warpSum(a);
+    b = warpSum(b);
+    if (lane() == 0) {
+      sum[c] = a;
+      sumSq[c] = b;
+    }
+  }
+}
+
+__global__ void bnFinalizeKernel(const double *sum, const double *sumSq,
+                                 int64_t count, int64_t ch, double eps,
+                                 float *mean, float *var, float *invStd,
+                                 double momentum, float *runMean,
+                                 float *runVar) {
+  SOAP_GRID_LOOP(c, ch) {
+    double m = sum[c] / double(count);
+    double v = fmax(0.0, sumSq[c] / double(count) - m * m);
+    float mf = static_cast<float>(m), vf = static_cast<float>(v);
+    if (mean)
+      mean[c] = mf;
+    if (var)
+      var[c] = vf;
+    if (invStd)
+      invStd[c] = static_cast<float>(1.0 / sqrt(v + eps));
+    if (runMean && runVar) {
+      double unbias = count > 1 ? double(count) / double(count - 1) : 1.0;
+      runMean[c] = static_cast<float>((1.0 - momentum) * runMean[c] +
+                                      momentum * mf);
+      runVar[c] = static_cast<float>((1.0 - momentum) * runVar[c] +
+                                     momentum * vf * unbias);
+    }
+  }
+}
+
+__global__ void bnNormalizeKernel(const float *x, const float *mean,
+                                  const float *invStd, const float *scale,
+                                  const float *bias, float *y, int64_t n,
+                                  int64_t ch, int64_t plane) {
+  SOAP_GRID_LOOP(i, n * ch * plane) {
+    int64_t c = (i / plane) % ch;
+    float a = invStd[c] * scale[c];
+    float b = bias[c] - mean[c] * a;
+    y[i] = x[i] * a + b;
+  }
+}
+
+__global__ void bnBackwardSumsKernel(const float *x, const float *dy,
+                                     const float *mean, const float *invStd,
+                                     double *sumDy, double *sumDyXhat,
+                                     int64_t n, int64_t ch, int64_t plane) {
+  for (int64_t c = warpId(); c < ch; c += warpCount()) {
+    double a = 0, b = 0, m = mean[c];
+    for (int64_t e = lane(); e < n * plane; e += 32) {
+      int64_t at = ((e / plane) * ch + c) * plane + e % plane;
+      a += dy[at];
+      b += double(dy[at]) * (double(x[at]) - m);
+    }
+    a = warpSum(a);
+    b = warpSum(b);
+    if (lane() == 0) {
+      sumDy[c] = a;
+      sumDyXhat[c] = b * invStd[c];
+    }
+  }
+}
+
+__global__ void bnBackwardParamsKernel(const double *sumDy,
+                                       const double *sumDyXhat, int64_t ch,
+                                       float *dscale, float *dbias) {
+  SOAP_GRID_LOOP(c, ch) {
+    if (dscale)
+      dscale[c] += static_cast<float>(sumDyXhat[c]);
+    if (dbias)
+      dbias[c] += static_cast<float>(sumDy[c]);
+  }
+}
+
+__global__ void bnBackwardInputKernel(const float *x, const float *dy,
+                                      const float *mean, const float *invStd,
+                                      const float *scale, const double *sumDy,
+                                      const double *sumDyXhat, int64_t count,
+                                      float *dx, int64_t n, int64_t ch,
+                                      int64_t plane) {
+  SOAP_GRID_LOOP(i, n * ch * plane) {
+    int64_t c = (i / plane) % ch;
+    float is = invStd[c], m = mean[c];
+    float k = scale[c] * is;
+    float meanDy = static_cast<float>(sumDy[c] / double(count));
+    float meanDyXhat = static_cast<float>(sumDyXhat[c] / double(count));
+    float xhat = (x[i] - m) * is;
+    dx[i] += k * (dy[i] - meanDy - xhat * meanDyXhat);
+  }
+}
+
 __device__ inline uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -937,6 +1167,103 @@ cudaError_t reduceBackward(Reduce kind, const float *x, const float *dy,
                            float *dx, const Reduction &r, cudaStream_t s) {
   reduceBackwardKernel<<<gridFor(r.outputs), kBlock, 0, s>>>(kind, x, dy, dx,
                                                              r);
+  return cudaGetLastError();
+}
+
+cudaError_t pool2dForward(bool max, const float *x, float *y, int64_t planes,
+                          const Window &g, bool includePad, cudaStream_t s) {
+  pool2dForwardKernel<<<gridFor(planes * g.oh * g.ow), kBlock, 0, s>>>(
+      max, x, y, planes, g, includePad);
+  return cudaGetLastError();
+}
+
+cudaError_t pool2dBackward(bool max, const float *x, const float *dy,
+                           float *dx, int64_t planes, const Window &g,
+                           bool includePad, cudaStream_t s) {
+  pool2dBackwardKernel<<<gridFor(planes), kBlock, 0, s>>>(max, x, dy, dx,
+                                                          planes, g, includePad);
+  return cudaGetLastError();
+}
+
+cudaError_t im2col(const float *x, float *cols, int64_t n, int64_t cin,
+                   int64_t cg, int64_t group, const Window &g, cudaStream_t s) {
+  int64_t total = n * cg * g.kh * g.kw * g.oh * g.ow;
+  im2colKernel<<<gridFor(total), kBlock, 0, s>>>(x, cols, n, cin, cg, group, g);
+  return cudaGetLastError();
+}
+
+cudaError_t col2im(const float *cols, float *dx, int64_t n, int64_t cin,
+                   int64_t cg, int64_t group, const Window &g, cudaStream_t s) {
+  col2imKernel<<<gridFor(n * cg * g.h * g.w), kBlock, 0, s>>>(cols, dx, n, cin,
+                                                              cg, group, g);
+  return cudaGetLastError();
+}
+
+cudaError_t channelBroadcast(const float *bias, float *y, int64_t n,
+                             int64_t channels, int64_t plane, cudaStream_t s) {
+  channelBroadcastKernel<<<gridFor(n * channels * plane), kBlock, 0, s>>>(
+      bias, y, n, channels, plane);
+  return cudaGetLastError();
+}
+
+cudaError_t channelSums(const float *dy, float *db, int64_t n,
+                        int64_t channels, int64_t plane, cudaStream_t s) {
+  channelSumsKernel<<<gridFor(channels), kBlock, 0, s>>>(dy, db, n, channels,
+                                                         plane);
+  return cudaGetLastError();
+}
+
+cudaError_t bnLocalSums(const float *x, double *sum, double *sumSq, int64_t n,
+                        int64_t channels, int64_t plane, cudaStream_t s) {
+  bnLocalSumsKernel<<<warpGridFor(channels), kBlock, 0, s>>>(x, sum, sumSq, n,
+                                                             channels, plane);
+  return cudaGetLastError();
+}
+
+cudaError_t bnFinalize(const double *sum, const double *sumSq, int64_t count,
+                       int64_t channels, double eps, float *mean, float *var,
+                       float *invStd, double momentum, float *runMean,
+                       float *runVar, cudaStream_t s) {
+  bnFinalizeKernel<<<gridFor(channels), kBlock, 0, s>>>(
+      sum, sumSq, count, channels, eps, mean, var, invStd, momentum, runMean,
+      runVar);
+  return cudaGetLastError();
+}
+
+cudaError_t bnNormalize(const float *x, const float *mean, const float *invStd,
+                        const float *scale, const float *bias, float *y,
+                        int64_t n, int64_t channels, int64_t plane,
+                        cudaStream_t s) {
+  bnNormalizeKernel<<<gridFor(n * channels * plane), kBlock, 0, s>>>(
+      x, mean, invStd, scale, bias, y, n, channels, plane);
+  return cudaGetLastError();
+}
+
+cudaError_t bnBackwardSums(const float *x, const float *dy, const float *mean,
+                           const float *invStd, double *sumDy,
+                           double *sumDyXhat, int64_t n, int64_t channels,
+                           int64_t plane, cudaStream_t s) {
+  bnBackwardSumsKernel<<<warpGridFor(channels), kBlock, 0, s>>>(
+      x, dy, mean, invStd, sumDy, sumDyXhat, n, channels, plane);
+  return cudaGetLastError();
+}
+
+cudaError_t bnBackwardParams(const double *sumDy, const double *sumDyXhat,
+                             int64_t channels, float *dscale, float *dbias,
+                             cudaStream_t s) {
+  bnBackwardParamsKernel<<<gridFor(channels), kBlock, 0, s>>>(
+      sumDy, sumDyXhat, channels, dscale, dbias);
+  return cudaGetLastError();
+}
+
+cudaError_t bnBackwardInput(const float *x, const float *dy, const float *mean,
+                            const float *invStd, const float *scale,
+                            const double *sumDy, const double *sumDyXhat,
+                            int64_t count, float *dx, int64_t n,
+                            int64_t channels, int64_t plane, cudaStream_t s) {
+  bnBackwardInputKernel<<<gridFor(n * channels * plane), kBlock, 0, s>>>(
+      x, dy, mean, invStd, scale, sumDy, sumDyXhat, count, dx, n, channels,
+      plane);
   return cudaGetLastError();
 }
 

@@ -163,6 +163,69 @@ cudaError_t reduceForward(Reduce kind, const float *x, float *y,
 cudaError_t reduceBackward(Reduce kind, const float *x, const float *dy,
                            float *dx, const Reduction &r, cudaStream_t s);
 
+/// 2-D geometry of a convolution or pooling window over NCHW planes.
+struct Window {
+  int64_t h = 0, w = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t padTop = 0, padLeft = 0;
+};
+
+/// soap::cpu::pool2d over `planes` planes: max ignores padding (gradient
+/// to the window's first maximum), average divides by the unpadded tap
+/// count or kh * kw (`includePad`).
+cudaError_t pool2dForward(bool max, const float *x, float *y, int64_t planes,
+                          const Window &g, bool includePad, cudaStream_t s);
+/// dx += ...; one thread per plane (windows overlap), outputs in order.
+cudaError_t pool2dBackward(bool max, const float *x, const float *dy,
+                           float *dx, int64_t planes, const Window &g,
+                           bool includePad, cudaStream_t s);
+
+/// Convolution columns of group `group` for all n images:
+/// cols[n][(c * kh + i) * kw + j][oy * ow + ox] = x[n, group * cg + c,
+/// oy * sh - padTop + i * dh, ox * sw - padLeft + j * dw] (0 outside).
+cudaError_t im2col(const float *x, float *cols, int64_t n, int64_t cin,
+                   int64_t cg, int64_t group, const Window &g, cudaStream_t s);
+/// The adjoint: dx[n, group * cg + c, y, x] += the columns' entries that
+/// read it (one thread per dx element, taps in order).
+cudaError_t col2im(const float *cols, float *dx, int64_t n, int64_t cin,
+                   int64_t cg, int64_t group, const Window &g, cudaStream_t s);
+/// y[n, c, :] = bias[c] over [n, channels, plane].
+cudaError_t channelBroadcast(const float *bias, float *y, int64_t n,
+                             int64_t channels, int64_t plane, cudaStream_t s);
+/// db[c] += sum over n and the plane of dy[n, c, :] (double).
+cudaError_t channelSums(const float *dy, float *db, int64_t n,
+                        int64_t channels, int64_t plane, cudaStream_t s);
+
+/// soap::cpu::batch_norm's phases over x [n, channels, plane]:
+/// per channel sum and sum of squares (double, overwritten);
+cudaError_t bnLocalSums(const float *x, double *sum, double *sumSq, int64_t n,
+                        int64_t channels, int64_t plane, cudaStream_t s);
+/// mean, invStd (and var, running statistics when non-null) from the sums;
+cudaError_t bnFinalize(const double *sum, const double *sumSq, int64_t count,
+                       int64_t channels, double eps, float *mean, float *var,
+                       float *invStd, double momentum, float *runMean,
+                       float *runVar, cudaStream_t s);
+/// y = x * (invStd * scale) + (bias - mean * invStd * scale);
+cudaError_t bnNormalize(const float *x, const float *mean, const float *invStd,
+                        const float *scale, const float *bias, float *y,
+                        int64_t n, int64_t channels, int64_t plane,
+                        cudaStream_t s);
+/// sumDy, sumDyXhat (double, overwritten);
+cudaError_t bnBackwardSums(const float *x, const float *dy, const float *mean,
+                           const float *invStd, double *sumDy,
+                           double *sumDyXhat, int64_t n, int64_t channels,
+                           int64_t plane, cudaStream_t s);
+/// dscale += sumDyXhat, dbias += sumDy (either null: skipped);
+cudaError_t bnBackwardParams(const double *sumDy, const double *sumDyXhat,
+                             int64_t channels, float *dscale, float *dbias,
+                             cudaStream_t s);
+/// dx += scale invStd (dy - sumDy / count - xhat sumDyXhat / count).
+cudaError_t bnBackwardInput(const float *x, const float *dy, const float *mean,
+                            const float *invStd, const float *scale,
+                            const double *sumDy, const double *sumDyXhat,
+                            int64_t count, float *dx, int64_t n,
+                            int64_t channels, int64_t plane, cudaStream_t s);
+
 /// Dropout with the CPU's mask (docs/kernels.md): element g of the global
 /// tensor is kept iff keepUniform(stream, g) >= ratio. `global` and
 /// `offsets`: the shard's place; dst = src * mask * scale (or +=).

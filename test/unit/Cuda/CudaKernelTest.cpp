@@ -22,6 +22,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -71,6 +72,34 @@ public:
     }
     gpu[id] = cpu[id];
     return id;
+  }
+
+  /// A double buffer of zeros (set with setF64).
+  int f64(std::vector<int64_t> shape) {
+    int id = add(shape, DType::F64);
+    gpu[id] = cpu[id];
+    return id;
+  }
+  void setF64(int id, const std::function<double(int64_t)> &value) {
+    double *p = reinterpret_cast<double *>(cpu[id].data());
+    for (int64_t i = 0; i < numel(id); ++i)
+      p[i] = value(i);
+    gpu[id] = cpu[id];
+  }
+  /// Every double buffer agrees within tol * max|cpu|.
+  void expectCloseF64(double tol) {
+    for (auto &[id, b] : buffers) {
+      if (b->dtype != DType::F64)
+        continue;
+      const double *x = reinterpret_cast<const double *>(cpu[id].data());
+      const double *y = reinterpret_cast<const double *>(gpu[id].data());
+      double scale = 0, err = 0;
+      for (int64_t i = 0; i < numel(id); ++i) {
+        scale = std::max(scale, std::abs(x[i]));
+        err = std::max(err, std::abs(x[i] - y[i]));
+      }
+      EXPECT_LE(err, tol * scale) << "buffer " << id << " (" << b->name << ")";
+    }
   }
 
   PlanTask task;
@@ -584,6 +613,126 @@ TEST(CudaKernels, Reductions) {
     }
 }
 
+TEST(CudaKernels, Conv2d) {
+  SKIP_WITHOUT_DEVICE();
+  struct Conv {
+    int64_t cin, cout, groups, k, stride, dilation;
+    std::vector<int64_t> padding;
+    bool bias;
+  };
+  const int64_t N = 2, H = 9, W = 8;
+  for (const Conv &v : std::vector<Conv>{{3, 4, 1, 3, 1, 1, {1, 1, 1, 1}, true},
+                                         {4, 6, 2, 3, 2, 1, {0, 1, 2, 0}, true},
+                                         {4, 4, 4, 3, 1, 2, {2, 2, 2, 2}, false},
+                                         {5, 3, 1, 1, 1, 1, {0, 0, 0, 0}, true}}) {
+    SCOPED_TRACE(testing::Message() << "cin " << v.cin << " groups " << v.groups
+                                    << " k " << v.k << " stride " << v.stride);
+    const int64_t ek = (v.k - 1) * v.dilation + 1;
+    const int64_t OH = (H + v.padding[0] + v.padding[2] - ek) / v.stride + 1,
+                  OW = (W + v.padding[1] + v.padding[3] - ek) / v.stride + 1;
+    for (Phase ph : {F, B}) {
+      Case c;
+      int x = c.f32({N, v.cin, H, W}),
+          w = c.f32({v.cout, v.cin / v.groups, v.k, v.k}),
+          b = v.bias ? c.f32({v.cout}) : -1;
+      if (ph == F) {
+        c.task = kernel("conv2d", F, {x, w, b}, {c.f32({N, v.cout, OH, OW})});
+      } else {
+        int dy = c.f32({N, v.cout, OH, OW});
+        c.task = kernel("conv2d", B, {x, w, b, dy},
+                        {c.f32({N, v.cin, H, W}),
+                         c.f32({v.cout, v.cin / v.groups, v.k, v.k}),
+                         v.bias ? c.f32({v.cout}) : -1});
+      }
+      c.task.attrs["strides"] = PlanAttr::ofInts({v.stride, v.stride});
+      c.task.attrs["dilations"] = PlanAttr::ofInts({v.dilation, v.dilation});
+      c.task.attrs["padding"] = PlanAttr::ofInts(v.padding);
+      c.task.attrs["groups"] = PlanAttr::ofInt(v.groups);
+      ASSERT_EQ(c.run(), "");
+      c.expectClose();
+    }
+  }
+}
+
+TEST(CudaKernels, Pool2d) {
+  SKIP_WITHOUT_DEVICE();
+  for (const char *kind : {"max", "avg"})
+    for (bool includePad : {false, true}) {
+      SCOPED_TRACE(std::string(kind) + (includePad ? " include pad" : ""));
+      // 3x3 windows, stride 2, padding (1, 0, 1, 1) over 9x8 planes: 5x4.
+      for (Phase ph : {F, B}) {
+        Case c;
+        int x = c.f32({2, 3, 9, 8}), y = c.f32({2, 3, 5, 4});
+        c.task = ph == F ? kernel("pool2d", F, {x}, {y})
+                         : kernel("pool2d", B, {x, y}, {c.f32({2, 3, 9, 8})});
+        c.task.attrs["kind"] = PlanAttr::ofString(kind);
+        c.task.attrs["kernel"] = PlanAttr::ofInts({3, 3});
+        c.task.attrs["strides"] = PlanAttr::ofInts({2, 2});
+        c.task.attrs["padding"] = PlanAttr::ofInts({1, 0, 1, 1});
+        if (includePad)
+          c.task.attrs["count_include_pad"] = PlanAttr::ofBool(true);
+        ASSERT_EQ(c.run(), "");
+        c.expectClose();
+      }
+    }
+}
+
+TEST(CudaKernels, BatchNormPhases) {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t N = 3, C = 4, H = 5, W = 6, count = 2 * N * H * W;
+  auto phase = [&](Case &c, Phase ph, const char *part, std::vector<int> in,
+                   std::vector<int> out) {
+    c.task = kernel("batch_norm", ph, std::move(in), std::move(out));
+    c.task.part = part;
+    c.task.attrs["count"] = PlanAttr::ofInt(count);
+    c.task.attrs["epsilon"] = PlanAttr::ofFloat(1e-5);
+    c.task.attrs["momentum"] = PlanAttr::ofFloat(0.1);
+  };
+  // Forward: local sums; normalize with given global sums (count is twice
+  // the shard's, as after an all-reduce over two shards).
+  Case s;
+  int x = s.f32({N, C, H, W}, -2, 3);
+  int st = s.f64({2, C});
+  phase(s, F, "stats", {x}, {st});
+  ASSERT_EQ(s.run(), "");
+  s.expectCloseF64(1e-12);
+  Case n;
+  x = n.f32({N, C, H, W}, -2, 3);
+  int scale = n.f32({C}), bias = n.f32({C});
+  st = n.f64({2, C});
+  int y = n.f32({N, C, H, W}), saved = n.f32({2, C}), run = n.f32({2, C}, 0, 1);
+  // Plausible sums: sum in [-1, 1) * count, sum of squares large enough.
+  n.setF64(st, [&](int64_t i) { return i < C ? 0.1 * count * (i - 1.5)
+                                             : 2.0 * count; });
+  phase(n, F, "normalize", {x, scale, bias, st}, {y, saved, run});
+  ASSERT_EQ(n.run(), "");
+  n.expectClose();
+  // Backward: local sums, parameters, input.
+  Case bs;
+  x = bs.f32({N, C, H, W}, -2, 3);
+  int dy = bs.f32({N, C, H, W}), sv = bs.f32({2, C}, 0.5, 1.5);
+  int bsum = bs.f64({2, C});
+  phase(bs, B, "stats", {x, dy, sv}, {bsum});
+  ASSERT_EQ(bs.run(), "");
+  bs.expectCloseF64(1e-9);
+  Case bp;
+  bsum = bp.f64({2, C});
+  bp.setF64(bsum, [&](int64_t i) { return 0.37 * (i + 1) - 1.0; });
+  int ds = bp.f32({C}), db = bp.f32({C});
+  phase(bp, B, "params", {bsum}, {ds, db});
+  ASSERT_EQ(bp.run(), "");
+  bp.expectClose();
+  Case bi;
+  x = bi.f32({N, C, H, W}, -2, 3), dy = bi.f32({N, C, H, W});
+  scale = bi.f32({C}), sv = bi.f32({2, C}, 0.5, 1.5);
+  bsum = bi.f64({2, C});
+  bi.setF64(bsum, [&](int64_t i) { return 0.37 * (i + 1) - 1.0; });
+  int dx = bi.f32({N, C, H, W});
+  phase(bi, B, "input", {x, dy, scale, sv, bsum}, {dx});
+  ASSERT_EQ(bi.run(), "");
+  bi.expectClose();
+}
+
 TEST(CudaKernels, DropoutMaskIsTheCpuMask) {
   SKIP_WITHOUT_DEVICE();
   for (Phase ph : {F, B}) {
@@ -635,15 +784,24 @@ TEST(CudaKernels, SgdAndAdamUpdates) {
 TEST(CudaKernels, OpsWithoutCudaKernelAreRefusedAtBindTime) {
   SKIP_WITHOUT_DEVICE();
   Case c;
-  int x = c.f32({2, 3, 8, 8}), w = c.f32({4, 3, 3, 3}), y = c.f32({2, 4, 6, 6});
-  c.task = kernel("conv2d", F, {x, w, -1}, {y});
-  c.task.op = "conv1";
+  int x = c.f32({2, 3, 8}), w = c.f32({8, 16}), u = c.f32({4, 16}),
+      y = c.f32({2, 3, 4});
+  c.task = kernel("lstm", F, {x, w, u, -1}, {y, -1});
+  c.task.op = "rnn1";
   std::string e = c.bindGpuOnly();
-  EXPECT_NE(e.find("no CUDA kernel for 'conv2d'"), std::string::npos) << e;
-  EXPECT_NE(e.find("conv1"), std::string::npos) << e;
-  c.task.kind = "lstm";
-  e = c.bindGpuOnly();
   EXPECT_NE(e.find("no CUDA kernel for 'lstm'"), std::string::npos) << e;
+  EXPECT_NE(e.find("rnn1"), std::string::npos) << e;
+  c.task.kind = "topk_gate";
+  e = c.bindGpuOnly();
+  EXPECT_NE(e.find("no CUDA kernel for 'topk_gate'"), std::string::npos) << e;
+  // A grouped convolution's output-channel shard (input_channels).
+  Case d;
+  int xi = d.f32({2, 4, 8, 8}), wi = d.f32({2, 2, 3, 3}), yi = d.f32({2, 2, 6, 6});
+  d.task = kernel("conv2d", F, {xi, wi, -1}, {yi});
+  d.task.attrs["groups"] = PlanAttr::ofInt(1);
+  d.task.attrs["input_channels"] = PlanAttr::ofInts({0, 2});
+  e = d.bindGpuOnly();
+  EXPECT_NE(e.find("input_channels"), std::string::npos) << e;
 }
 
 } // namespace

@@ -15,7 +15,8 @@
 //
 // Also: docs/examples/transformer_block.mlir (attention) on 1 rank and on 2
 // Megatron ranks, 2 steps, and the DLRM, GPT and BERT zoo models on 1 and 2
-// data-parallel ranks, same bounds; a plan with an op that has no CUDA
+// data-parallel ranks, the CNN example (conv2d, batch norm, pooling) on 1
+// and 2 ranks, same bounds; a plan with an op that has no CUDA
 // kernel is refused at load time, naming the op; a checkpoint written by the CUDA backend resumes; 2 MPI
 // processes with a GPU each (NCCL bootstrapped over MPI) train like one
 // CPU device (skipped without mpirun or with fewer than 2 GPUs).
@@ -199,13 +200,28 @@ TEST_F(CudaTrainTest, Bf16StaysCloseToF32) {
           "1 rank, bf16 GEMMs", 2e-2, 1e-2, 1e-5);
 }
 
-TEST_F(CudaTrainTest, OpWithoutCudaKernelIsRefusedAtLoad) {
+TEST_F(CudaTrainTest, CnnMatchesCpu) {
+  // docs/examples/cnn.mlir: conv2d, batch norm (phased statistics), relu,
+  // max pooling, flatten, linear, cross-entropy; 1 rank and 2 data-parallel
+  // ranks (batch-norm statistics all-reduced) against one CPU device.
   mlir::MLIRContext ctx;
   Model cnn = fileModel(ctx, "docs/examples/cnn.mlir");
   ASSERT_EQ(cnn.error, "");
-  Plan p = plan(singleDeviceStrategy(cnn.graph), 1, cnn);
-  RunResult r = runSession(p, 1, cuda());
-  EXPECT_NE(r.error.find("no CUDA kernel for 'conv2d'"), std::string::npos)
+  RunResult ref = runSession(single(cnn), 3, cpu());
+  compare(runSession(single(cnn), 3, cuda()), ref, "cnn, 1 rank");
+  compare(runSession(plan(dataParallelStrategy(cnn.graph, 2), 2, cnn), 3,
+                     cuda()),
+          ref, "cnn, 2 ranks data parallel");
+}
+
+TEST_F(CudaTrainTest, OpWithoutCudaKernelIsRefusedAtLoad) {
+  mlir::MLIRContext ctx;
+  Model rnn = zooModel(ctx, "rnntc",
+                       {{"batch", "4"}, {"seq", "3"}, {"vocab", "50"},
+                        {"embed", "8"}, {"hidden", "8"}, {"layers", "1"}});
+  ASSERT_EQ(rnn.error, "");
+  RunResult r = runSession(single(rnn), 1, cuda());
+  EXPECT_NE(r.error.find("no CUDA kernel for 'lstm'"), std::string::npos)
       << r.error;
 }
 
