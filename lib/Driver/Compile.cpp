@@ -167,7 +167,18 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   const MachineModel &machine = cost.machine();
   CompileResult result;
   Simulator sim(graph, cost);
-  auto simulate = [&](const Strategy &s) { return sim.simulate(s); };
+  // The longest simulation so far: the baselines' are cold (every cost
+  // computed), what each search chain pays for its start.
+  double coldSeconds = 0;
+  auto simulate = [&](const Strategy &s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Expected<SimResult> r = sim.simulate(s);
+    coldSeconds = std::max(coldSeconds,
+                           std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - t0)
+                               .count());
+    return r;
+  };
 
   // The baselines that apply to this model, on the same machine.
   BaselineOptions bo{machine.nodes, machine.devicesPerNode, o.tensorParallel};
@@ -191,6 +202,13 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
         if (machine.devicesPerNode % tp == 0)
           degrees.push_back(tp);
     }
+    // Megatron-LM's own pipelined choice (below) replaces the sweep.
+    const bool pipelinedMegatron =
+        name == "megatron" &&
+        ((o.trainingFeatures && megatronPublishedDegrees(graph)) ||
+         o.pipelineParallel > 0);
+    if (pipelinedMegatron)
+      degrees.clear();
     std::optional<BaselineResult> best;
     std::string lastError;
     for (int64_t tp : degrees) {
@@ -213,7 +231,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     // a GPT of its table, or the given --tp/--pp, 1F1B over equal numbers
     // of layers per stage, the fastest micro-batch size that fits, with
     // or without recomputing every layer.
-    if (name == "megatron" && (o.trainingFeatures || o.pipelineParallel > 0)) {
+    if (pipelinedMegatron) {
       std::optional<std::pair<int64_t, int64_t>> degrees =
           megatronPublishedDegrees(graph);
       if (o.pipelineParallel > 0)
@@ -267,18 +285,6 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
       return finish(fromFile, "file");
   }
 
-  // The search: chains from the given strategy, the baselines and random
-  // strategies, refined by Metropolis-Hastings on the full simulator.
-  ConfigSpaceOptions so;
-  so.nodes = machine.nodes;
-  so.devicesPerNode = machine.devicesPerNode;
-  so.maxConfigsPerOp = 256;
-  std::vector<std::vector<ParallelConfig>> space =
-      enumerateConfigSpace(graph, so);
-  std::vector<McmcChainStart> starts;
-  if (o.strategy && !fromFile.training.active())
-    starts.push_back({"file", fromFile});
-
   // The inter-op search (pipeline stages x sub-meshes x micro-batches x
   // memory options over Megatron-style stages) for models with layer
   // boundaries, within 40 % of the budget.
@@ -289,15 +295,48 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     po.devicesPerNode = machine.devicesPerNode;
     // The budget counts from the start (the baselines' cold simulations
     // are part of it).
-    po.budgetSeconds = std::max(
-        0.05 * o.budgetSeconds,
-        0.4 * o.budgetSeconds -
-            std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                          begin)
-                .count());
+    // When cold simulations are so slow that the plain chains will be
+    // skipped (below), the inter-op search gets most of the budget.
+    const double used =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
+            .count();
+    const bool chainsLikely = coldSeconds * 4 < 0.6 * (o.budgetSeconds - used);
+    po.budgetSeconds = std::max(0.05 * o.budgetSeconds,
+                                (chainsLikely ? 0.4 : 0.85) * o.budgetSeconds -
+                                    used);
     result.pipelineSearch = searchPipelines(
         sim, po, [&](const SimResult &r) { return objective(r, machine); });
   }
+  // The search: chains from the given strategy, the baselines and random
+  // strategies, refined by Metropolis-Hastings on the full simulator.
+  // Skipped when one cold simulation takes more than a quarter of what is
+  // left of the budget (thousands of devices): every chain would spend its
+  // time simulating its start.
+  const double left =
+      o.budgetSeconds -
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
+          .count();
+  const bool plainSearch = o.budgetSeconds <= 0 || coldSeconds * 4 < left;
+  if (!plainSearch) {
+    char why[160];
+    std::snprintf(why, sizeof why,
+                  "a cold simulation takes %.1f s, %.0f s of the budget are "
+                  "left",
+                  coldSeconds, std::max(0.0, left));
+    result.plainSearchSkipped = why;
+  }
+  std::vector<McmcChainStart> starts;
+  if (o.strategy && !fromFile.training.active())
+    starts.push_back({"file", fromFile});
+  std::vector<std::vector<ParallelConfig>> space;
+  if (plainSearch) {
+    ConfigSpaceOptions so;
+    so.nodes = machine.nodes;
+    so.devicesPerNode = machine.devicesPerNode;
+    so.maxConfigsPerOp = 256;
+    space = enumerateConfigSpace(graph, so);
+  }
+
   const double mcmcBudget =
       o.budgetSeconds > 0
           ? std::max(0.05 * o.budgetSeconds,
@@ -310,7 +349,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   // The exact DP under the simulator's additive costs (serial time: no
   // overlap, no contention), over every op's configs that use all devices
   // or one, as the first start.
-  {
+  if (plainSearch) {
     const int64_t all = machine.numDevices();
     std::vector<std::vector<int>> pick(space.size());
     std::vector<int> counts(space.size());
@@ -374,6 +413,9 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     if (!b.strategy.training.active()) // chains move plain configs only
       starts.push_back({b.name, b.strategy});
 
+  Strategy best;
+  double bestObjective = std::numeric_limits<double>::infinity();
+  if (plainSearch) {
   int64_t movable = 0;
   for (const auto &configs : space)
     movable += configs.size() > 1;
@@ -389,10 +431,12 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   McmcResult mcmc = runMcmc(
       space, starts,
       [&] { return std::make_unique<SimulatorCost>(graph, cost); }, mo);
-  Strategy best = mcmc.best;
+  best = mcmc.best;
+  bestObjective = mcmc.bestCost;
+  result.search = std::move(mcmc);
+  }
   // Never return worse than a start (a chain may have been cut by the
   // budget before it improved on a baseline).
-  double bestObjective = mcmc.bestCost;
   for (const McmcChainStart &s : starts) {
     Expected<SimResult> r = simulate(s.strategy);
     if (r && objective(*r, machine) < bestObjective) {
@@ -400,8 +444,8 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
       best = s.strategy;
     }
   }
-  result.search = std::move(mcmc);
-  if (o.trainingFeatures && !best.training.active()) {
+  if (o.trainingFeatures && !best.configs.empty() &&
+      !best.training.active()) {
     // The memory options on the chains' best: gradient accumulation,
     // recomputation, ZeRO and offload, priced on its timeline.
     if (Expected<SimResult> r = simulate(best)) {
@@ -497,12 +541,14 @@ StrategyFile makeStrategyFile(const OpGraph &graph, const MachineModel &machine,
   f.predicted = m;
   for (const BaselineResult &b : r.baselines)
     f.baselineStepTimeSeconds[b.name] = b.sim.stepTime;
-  if (r.search) {
+  if (r.search || r.pipelineSearch) {
     SearchInfo info;
-    info.algorithm = "mcmc";
+    info.algorithm = r.search ? (r.pipelineSearch ? "mcmc+inter-op" : "mcmc")
+                              : "inter-op";
     info.seed = o.seed;
     info.budgetSeconds = o.budgetSeconds;
-    info.iterations = r.search->iterations;
+    info.iterations = (r.search ? r.search->iterations : 0) +
+                      (r.pipelineSearch ? r.pipelineSearch->evaluated : 0);
     info.wallTimeSeconds = r.wallSeconds;
     f.search = info;
   }
@@ -675,6 +721,8 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
   }
   std::snprintf(line, sizeof line, "MFU        %.1f %%\n", 100 * r.sim.mfu);
   out += line;
+  if (!r.plainSearchSkipped.empty())
+    out += "search     plain SOAP chains skipped: " + r.plainSearchSkipped + "\n";
   if (r.dpSkipped)
     out += "dp         skipped (its cost tables outgrew a fifth of the budget)\n";
   if (r.dpStepTime) {

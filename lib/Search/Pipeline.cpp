@@ -201,8 +201,21 @@ PipelineSearchResult searchPipelines(Simulator &sim,
     for (int64_t pp : pps)
       grid.push_back({pp, tp});
   }
-  // Shallow pipelines first: the budget, if it bites, cuts the deepest.
-  std::sort(grid.begin(), grid.end(), [](auto a, auto b) {
+  // Layouts whose weights, gradients and optimizer state (ZeRO aside) fit
+  // in a device first, shallow pipelines first among them: the budget, if
+  // it bites, cuts the deepest and those unlikely to fit.
+  double stateBytes = 0;
+  for (const WeightInfo &w : g.weights)
+    stateBytes += static_cast<double>(w.tensor.bytes());
+  stateBytes *= 2 + sim.costModel().optimizerStateFactor();
+  const double capacity =
+      static_cast<double>(sim.costModel().machine().device.memoryBytes);
+  auto likelyFits = [&](std::pair<int64_t, int64_t> x) {
+    return stateBytes / static_cast<double>(x.first * x.second) <= capacity;
+  };
+  std::sort(grid.begin(), grid.end(), [&](auto a, auto b) {
+    if (likelyFits(a) != likelyFits(b))
+      return likelyFits(a);
     return a.first != b.first ? a.first < b.first : a.second > b.second;
   });
   for (auto [pp, tp] : grid) {

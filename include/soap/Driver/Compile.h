@@ -82,6 +82,8 @@ struct CompileResult {
   bool dpExact = false;
   /// The DP ran out of its share of the budget and was not used.
   bool dpSkipped = false;
+  /// Why the plain SOAP search (DP and chains) did not run, if it did not.
+  std::string plainSearchSkipped;
   /// Search statistics (search only).
   std::optional<McmcResult> search;
   /// The inter-op (pipeline and memory options) search, when it ran, and
