@@ -468,7 +468,12 @@ Pool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
   if (auto s = adaptor.getStrides())
     strides = *s;
   ArrayRef<int64_t> padding = adaptor.getPadding();
-  ArrayRef<int64_t> dilations = adaptor.getDilations();
+  // Absent dilations are ones (an optional attribute, so that a pool without
+  // them keeps the kernel attributes, and the fingerprints, it had before).
+  static const int64_t kOnes[] = {1, 1};
+  ArrayRef<int64_t> dilations = kOnes;
+  if (auto d = adaptor.getDilations())
+    dilations = *d;
   if (failed(checkWindowAttrs(c, kernel, strides, padding, dilations)))
     return failure();
   // A window must hold at least one input element.
@@ -1436,7 +1441,7 @@ LogicalResult SoftmaxCrossEntropyOp::inferReturnTypes(
       return c.error("weight must be [", classes,
                      "] (one weight per class), got ", Type(*weight));
   }
-  StringRef reduction = adaptor.getReduction();
+  StringRef reduction = adaptor.getReduction().value_or("mean");
   if (reduction == "none")
     results.push_back(
         RankedTensorType::get(labels->getShape(), logits->getElementType()));
@@ -1449,7 +1454,7 @@ LogicalResult SoftmaxCrossEntropyOp::inferReturnTypes(
 }
 
 bool SoftmaxCrossEntropyOp::hasWeightedMean() {
-  return getReduction() == "mean" && (getWeight() || getIgnoreIndex());
+  return getReductionKind() == "mean" && (getWeight() || getIgnoreIndex());
 }
 
 SmallVector<ParallelDim> SoftmaxCrossEntropyOp::getParallelDims() {
@@ -1457,7 +1462,8 @@ SmallVector<ParallelDim> SoftmaxCrossEntropyOp::getParallelDims() {
   // The weighted mean divides by a sum over every shard's labels.
   if (s.size() < 2 || hasWeightedMean())
     return {};
-  return {{"batch", DimTag::Sample, s[0], getReduction() == "none" ? 0 : -1}};
+  return {{"batch", DimTag::Sample, s[0],
+           getReductionKind() == "none" ? 0 : -1}};
 }
 // log-softmax (6 per logit) and the pick; backward: softmax minus one-hot.
 // Class weights: a product per position, forward and backward.

@@ -250,7 +250,8 @@ Value ModelBuilder::maxPool(Value x, int64_t kernel, int64_t stride,
   int64_t p[] = {pad, pad, pad, pad};
   return create<Pool2dOp>(name, PoolKind::max, x, ArrayRef<int64_t>(k),
                           builder.getDenseI64ArrayAttr({stride, stride}),
-                          ArrayRef<int64_t>(p), false)
+                          ArrayRef<int64_t>(p), false,
+                          /*dilations=*/DenseI64ArrayAttr())
       .getResult();
 }
 
@@ -261,7 +262,8 @@ Value ModelBuilder::avgPool(Value x, int64_t kernel, int64_t stride,
   int64_t p[] = {pad, pad, pad, pad};
   return create<Pool2dOp>(name, PoolKind::avg, x, ArrayRef<int64_t>(k),
                           builder.getDenseI64ArrayAttr({stride, stride}),
-                          ArrayRef<int64_t>(p), countIncludePad)
+                          ArrayRef<int64_t>(p), countIncludePad,
+                          /*dilations=*/DenseI64ArrayAttr())
       .getResult();
 }
 
@@ -270,7 +272,8 @@ Value ModelBuilder::globalAvgPool(Value x, const Twine &name) {
   int64_t k[] = {s[2], s[3]};
   int64_t p[] = {0, 0, 0, 0};
   return create<Pool2dOp>(name, PoolKind::avg, x, ArrayRef<int64_t>(k),
-                          DenseI64ArrayAttr(), ArrayRef<int64_t>(p), false)
+                          DenseI64ArrayAttr(), ArrayRef<int64_t>(p), false,
+                          /*dilations=*/DenseI64ArrayAttr())
       .getResult();
 }
 
@@ -286,7 +289,8 @@ Value ModelBuilder::adaptiveAvgPool(Value x, int64_t out, const Twine &name) {
   int64_t k[] = {s[2] / out, s[3] / out};
   int64_t p[] = {0, 0, 0, 0};
   return create<Pool2dOp>(name, PoolKind::avg, x, ArrayRef<int64_t>(k),
-                          DenseI64ArrayAttr(), ArrayRef<int64_t>(p), false)
+                          DenseI64ArrayAttr(), ArrayRef<int64_t>(p), false,
+                          /*dilations=*/DenseI64ArrayAttr())
       .getResult();
 }
 
@@ -330,7 +334,7 @@ Value ModelBuilder::crossEntropy(Value logits, Value labels,
                                  const Twine &name) {
   // No class weights, mean reduction, no ignored label.
   return create<SoftmaxCrossEntropyOp>(name, logits, labels, Value(),
-                                       llvm::StringRef("mean"),
+                                       /*reduction=*/mlir::StringAttr(),
                                        mlir::IntegerAttr())
       .getResult();
 }

@@ -422,8 +422,7 @@ func.func @losses(%logits: tensor<32x1000xf32>, %labels: tensor<32xi64>,
   %0 = soap.softmax_cross_entropy %logits, %labels : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
   // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}} : (tensor<8x128x50xf32>, tensor<8x128xi32>) -> tensor<f32>
   %1 = soap.softmax_cross_entropy %seq, %tok : (tensor<8x128x50xf32>, tensor<8x128xi32>) -> tensor<f32>
-  // The default reduction (mean) is not printed.
-  // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}} : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
+  // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}} {reduction = "mean"} : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
   %m = soap.softmax_cross_entropy %logits, %labels {reduction = "mean"} : (tensor<32x1000xf32>, tensor<32xi64>) -> tensor<f32>
   // CHECK: soap.softmax_cross_entropy %{{.*}}, %{{.*}}, %{{.*}} {ignore_index = -1 : i64, reduction = "none"} : (tensor<8x128x50xf32>, tensor<8x128xi32>, tensor<50xf32>) -> tensor<8x128xf32>
   %n = soap.softmax_cross_entropy %seq, %tok, %cw {ignore_index = -1 : i64, reduction = "none"} : (tensor<8x128x50xf32>, tensor<8x128xi32>, tensor<50xf32>) -> tensor<8x128xf32>

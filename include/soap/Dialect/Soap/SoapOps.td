@@ -143,7 +143,7 @@ def Soap_Pool2dOp : Soap_ComputeOp<"pool2d", ["getBackwardFlops"]> {
   let summary = "2-D max or average pooling (NCHW)";
   let description = [{
     `kernel` is `[KH, KW]`, `strides` defaults to the kernel, `padding` is
-    `[top, left, bottom, right]`, `dilations` (default 1, 1) spaces the
+    `[top, left, bottom, right]`, `dilations` (1, 1 when absent) spaces the
     window's taps as for a convolution: a window spans `(K - 1) * d + 1`
     input rows (columns); each padding must be smaller than that span.
     Average pooling divides by the number of unpadded taps unless
@@ -163,7 +163,7 @@ def Soap_Pool2dOp : Soap_ComputeOp<"pool2d", ["getBackwardFlops"]> {
                        OptionalAttr<DenseI64ArrayAttr>:$strides,
                        DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$padding,
                        UnitAttr:$count_include_pad,
-                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations);
+                       OptionalAttr<DenseI64ArrayAttr>:$dilations);
   let results = (outs Soap_FloatTensor:$result);
   let assemblyFormat =
       "$kind $input attr-dict `:` type($input) `->` type($result)";
@@ -620,7 +620,7 @@ def Soap_SoftmaxCrossEntropyOp : Soap_ComputeOp<"softmax_cross_entropy",
     is `ignore_index` has `w_i = 0`; a label outside `[0, C)` that is not
     `ignore_index` contributes no loss (and weight 0 when `weight` is given).
 
-    `reduction` (ONNX's and PyTorch's): `mean` (the default) is the sum of
+    `reduction` (ONNX's and PyTorch's): `mean` (when absent) is the sum of
     the losses divided by the sum of the `w_i` (by the position count when
     there is neither `weight` nor `ignore_index`), `sum` their sum (both
     rank 0), `none` the per-position losses, shaped like `labels`.
@@ -640,10 +640,14 @@ def Soap_SoftmaxCrossEntropyOp : Soap_ComputeOp<"softmax_cross_entropy",
   }];
   let arguments = (ins Soap_FloatTensor:$logits, Soap_IndexTensor:$labels,
                        Optional<Soap_FloatTensor>:$weight,
-                       DefaultValuedStrAttr<StrAttr, "mean">:$reduction,
+                       OptionalAttr<StrAttr>:$reduction,
                        OptionalAttr<I64Attr>:$ignore_index);
   let results = (outs Soap_FloatTensor:$result);
   let extraClassDeclaration = [{
+    /// `reduction`, "mean" when absent.
+    ::llvm::StringRef getReductionKind() {
+      return getReduction().value_or("mean");
+    }
     /// Whether the mean divides by a data-dependent sum of weights (class
     /// weights or ignore_index) rather than by the position count.
     bool hasWeightedMean();
