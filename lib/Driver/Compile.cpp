@@ -132,8 +132,8 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
   if (microBatches > 0)
     micro.push_back(microBatches);
   else
-    for (int64_t mbs : {1, 2, 4, 8})
-      if (perReplica > 0 && perReplica % mbs == 0)
+    for (int64_t mbs = 1; mbs <= perReplica; mbs *= 2)
+      if (perReplica % mbs == 0)
         micro.push_back(perReplica / mbs);
   if (micro.empty())
     micro.push_back(1);

@@ -77,7 +77,7 @@ static cl::opt<int64_t> pipelineParallel(
 static cl::opt<int64_t> microBatches(
     "micro-batches",
     cl::desc("Megatron baseline's micro-batch count (default: the fastest "
-             "micro-batch size of 1, 2, 4, 8)"),
+             "power-of-two micro-batch size)"),
     cl::init(0), cl::cat(category));
 static cl::opt<bool> plainSoap(
     "plain",
