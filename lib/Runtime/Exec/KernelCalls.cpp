@@ -221,9 +221,11 @@ std::string bindKernel(const PlanTask &t,
       FloatView dense(scratch->data(), part.shape);
       if (fwd) {
         auto y = b.fv(b.out(0));
+        // The closure owns the scratch (`dense` only points into it).
         out = [=](int64_t) {
           copy(part, dense);
           conv2d::forward(dense, w, bias, y, p);
+          (void)scratch;
         };
       } else {
         auto dy = b.cv(b.dy());

@@ -68,6 +68,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -462,7 +463,8 @@ Prepared prepare(mlir::ModuleOp module) {
 }
 
 /// A strategy on `ranks` ranks: per op a random config of the search's
-/// config space (one node of `ranks` devices), preferring split ones.
+/// config space (one node of `ranks` devices), preferring split ones; at
+/// least one op is split when any can be.
 Strategy randomSpaceStrategy(const OpGraph &g, int64_t ranks,
                              std::mt19937 &rng) {
   ConfigSpaceOptions o;
@@ -479,6 +481,15 @@ Strategy randomSpaceStrategy(const OpGraph &g, int64_t ranks,
     // Skip the single-device config (first) four times out of five.
     s.configs.push_back(configs[1 + rng() % (configs.size() - 1)]);
   }
+  // At least one op split where any can be.
+  bool split = false;
+  for (const ParallelConfig &c : s.configs)
+    split |= c.numDevices() > 1;
+  for (size_t i = 0; i < space.size() && !split; ++i)
+    if (space[i].size() > 1) {
+      s.configs[i] = space[i][1 + rng() % (space[i].size() - 1)];
+      split = true;
+    }
   return s;
 }
 
@@ -538,7 +549,8 @@ struct DataSet {
 
 struct Counts {
   int cases = 0, inScope = 0, imported = 0, ran = 0, passed = 0, folded = 0;
-  int runs = 0, shardedRuns = 0, dataSets = 0;
+  int runs = 0, shardedRuns = 0, dataSets = 0, shardedCases = 0;
+  std::vector<std::string> unsharded; ///< cases no strategy split
   std::vector<std::string> knownMet;
   std::map<std::string, std::pair<int, int>> perOp; ///< ran, passed
   std::map<int64_t, int> runsPerRanks;
@@ -550,11 +562,13 @@ class OnnxBackendRun : public ::testing::Test {
 protected:
   OnnxBackendRun() { soap::cpu::setNumThreads(1); }
 
-  /// The forward-only plan of node test `name` on 2 data-parallel ranks
-  /// (none after a failure); `dir` gets the case's directory.
-  std::optional<Plan> gemmForwardPlan(const std::string &name,
-                                      std::string &dir) {
-    dir = std::string(SOAP_ONNX_TESTDATA_DIR) + "/node/" + name;
+  /// The forward-only plan of backend test `path` (suite/case) on `ranks`
+  /// ranks under `strategy` (data parallelism by default; none after a
+  /// failure); `dir` gets the case's directory.
+  std::optional<Plan>
+  forwardPlan(const std::string &path, std::string &dir, int64_t ranks = 2,
+              std::function<Strategy(const OpGraph &)> strategy = nullptr) {
+    dir = std::string(SOAP_ONNX_TESTDATA_DIR) + "/" + path;
     mlir::MLIRContext context;
     ImportResult imported =
         importWithDiagnostics(context, readFile(dir + "/model.onnx"), {}, dir);
@@ -568,8 +582,10 @@ protected:
       return std::nullopt;
     }
     p.options.forwardOnly = true;
-    Expected<Plan> plan =
-        buildPlan(p.graph, dataParallelStrategy(p.graph, 2), 2, p.options);
+    Expected<Plan> plan = buildPlan(
+        p.graph,
+        strategy ? strategy(p.graph) : dataParallelStrategy(p.graph, ranks),
+        ranks, p.options);
     if (!plan) {
       ADD_FAILURE() << plan.error();
       return std::nullopt;
@@ -811,6 +827,7 @@ void OnnxBackendRun::runSuite(const std::string &suite, int minPassed) {
       };
       runs.push_back({"random on 2", 2, randomSpaceStrategy(p.graph, 2, rng)});
       runs.push_back({"random on 4", 4, randomSpaceStrategy(p.graph, 4, rng)});
+      bool sharded = false;
       for (const Run &run : runs) {
         std::string what = run.what + " {";
         for (size_t i = 0; i < run.strategy.configs.size(); ++i)
@@ -826,12 +843,18 @@ void OnnxBackendRun::runSuite(const std::string &suite, int minPassed) {
         }
         ++c.runs;
         ++c.runsPerRanks[run.ranks];
-        if (run.ranks > 1 && splitOps(p.graph, run.strategy) > 0)
+        if (run.ranks > 1 && splitOps(p.graph, run.strategy) > 0) {
           ++c.shardedRuns;
+          sharded = true;
+        }
         e = runPlan(*plan, p, sets, what, &worst);
         if (!e.empty())
           break;
       }
+      if (sharded)
+        ++c.shardedCases;
+      else
+        c.unsharded.push_back(name);
     }
     if (e.empty()) {
       if (known) {
@@ -861,7 +884,8 @@ void OnnxBackendRun::runSuite(const std::string &suite, int minPassed) {
             << " run forward through plans (" << c.runs << " plan runs: "
             << c.runsPerRanks[1] << " on 1 rank, " << c.runsPerRanks[2]
             << " on 2, " << c.runsPerRanks[4] << " on 4; " << c.shardedRuns
-            << " with split ops), " << c.folded
+            << " with split ops; " << c.shardedCases
+            << " cases split on some ranks), " << c.folded
             << " folded at import (outputs compared as constants); "
             << c.dataSets << " data sets; passed " << c.passed << ", "
             << c.knownMet.size() << " known mismatches, " << failures.size()
@@ -872,6 +896,9 @@ void OnnxBackendRun::runSuite(const std::string &suite, int minPassed) {
   for (const auto &[op, n] : c.perOp)
     std::cout << " " << op << " " << n.first << "/" << n.second;
   std::cout << "\n";
+  std::cout << "  never split (" << c.unsharded.size()
+            << "; no parallel dim divides, or none exists): "
+            << llvm::join(c.unsharded, ", ") << "\n";
   for (const std::string &caseName : c.knownMet)
     std::cout << "  known mismatch " << caseName << ": "
               << knownMismatches().at(caseName) << "\n";
@@ -897,7 +924,7 @@ TEST_F(OnnxBackendRun, ForwardOnlyPlan) {
   if (!llvm::sys::fs::is_directory(SOAP_ONNX_TESTDATA_DIR))
     GTEST_SKIP() << "install libonnx-testdata";
   std::string dir;
-  std::optional<Plan> plan = gemmForwardPlan("test_gemm_default_single_elem_vector_bias", dir);
+  std::optional<Plan> plan = forwardPlan("node/test_gemm_default_single_elem_vector_bias", dir);
   ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->forwardOnly);
   for (const RankPlan &r : plan->ranks) {
@@ -937,7 +964,7 @@ TEST_F(OnnxBackendRun, CApiForwardOnly) {
   if (!llvm::sys::fs::is_directory(SOAP_ONNX_TESTDATA_DIR))
     GTEST_SKIP() << "install libonnx-testdata";
   std::string dir;
-  std::optional<Plan> plan = gemmForwardPlan("test_gemm_default_matrix_bias", dir);
+  std::optional<Plan> plan = forwardPlan("node/test_gemm_default_matrix_bias", dir);
   ASSERT_TRUE(plan);
   llvm::SmallString<128> path;
   ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("onnx-run", "json", path));
@@ -978,6 +1005,50 @@ TEST_F(OnnxBackendRun, CApiForwardOnly) {
             SOAP_ERROR_ARGUMENT);
   soap_session_destroy(s);
   llvm::sys::fs::remove(path);
+}
+
+// A grouped conv split along cout reads its groups' input channels through
+// a scratch copy; the kernel's closure must own it (it dangled: the forward
+// wrote into freed memory, which glibc caught as heap corruption in the
+// pytorch-converted suite). Several steps on 2 ranks, each output checked.
+TEST_F(OnnxBackendRun, GroupedConvSplitAlongCout) {
+  if (!llvm::sys::fs::is_directory(SOAP_ONNX_TESTDATA_DIR))
+    GTEST_SKIP() << "install libonnx-testdata";
+  std::string dir;
+  std::optional<Plan> plan = forwardPlan(
+      "pytorch-converted/test_Conv2d_depthwise", dir, 2, [](const OpGraph &g) {
+        Strategy s = singleDeviceStrategy(g);
+        for (size_t i = 0; i < g.ops.size(); ++i)
+          if (g.ops[i].kind == "conv2d")
+            s.configs[i] = makeConfig(g.ops[i], {{"cout", 2}});
+        return s;
+      });
+  ASSERT_TRUE(plan);
+  bool grouped = false;
+  for (const PlanTask &t : plan->ranks[1].tasks)
+    grouped |= t.kind == "conv2d" && t.attrs.count("input_channels");
+  ASSERT_TRUE(grouped) << "the plan reads no channel range";
+  runtime::SessionOptions so;
+  so.launch = "threads";
+  std::string error;
+  std::unique_ptr<runtime::Session> s =
+      runtime::Session::create(*plan, so, error);
+  ASSERT_TRUE(s) << error;
+  Tensor in = readTensor(dir + "/test_data_set_0/input_0.pb");
+  Tensor want = readTensor(dir + "/test_data_set_0/output_0.pb");
+  ASSERT_EQ(in.error + want.error, "");
+  for (int step = 0; step < 3; ++step) {
+    // Allocations between steps reuse whatever the closure does not own.
+    std::vector<std::vector<float>> noise(8, std::vector<float>(72, 1e9f));
+    ASSERT_EQ(s->setInput(plan->inputs[0].name, in.values), "");
+    double loss;
+    ASSERT_EQ(s->step(&loss), "");
+    std::vector<runtime::OutputTensor> outs;
+    ASSERT_EQ(s->gatherOutputs(outs), "");
+    ASSERT_EQ(outs.size(), 1u);
+    EXPECT_EQ(compare(outs[0].values, outs[0].shape, want, nullptr), "")
+        << "step " << step;
+  }
 }
 
 // fillBox writes f16 and bf16 buffers as 2-byte elements (it wrote 4-byte
