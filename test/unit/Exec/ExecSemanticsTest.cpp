@@ -132,6 +132,7 @@ protected:
       co.threads = 1;
       co.iterationsPerChain = 300;
       co.budgetSeconds = 0;
+      co.trainingFeatures = false; // plain SOAP: what soapc lowers
       auto searched = compile(m.graph, cost, co);
       ASSERT_TRUE(searched.ok()) << searched.error();
       int split = 0;
