@@ -1,10 +1,16 @@
 // soap-calibrate times the shard kernels of a tiny model on this CPU: one
 // kernel per distinct shard shape of the candidate configs (degrees 1 and 2
-// of each dim here), GEMMs through OpenBLAS, the rest as streaming kernels.
-// RUN: soap-calibrate --device cpu --model %s --repeats 1 --warmup 0 --sweep=false --max-devices 2 -o %t.json --emit-machine %t.machine.json 2>%t.log
+// of each dim here). --kernels proxy: GEMMs through OpenBLAS, the rest as
+// streaming kernels; the default (runtime): the runtime's own kernels.
+// RUN: soap-calibrate --device cpu --kernels proxy --model %s --repeats 1 --warmup 0 --sweep=false --max-devices 2 -o %t.json --emit-machine %t.machine.json 2>%t.log
 // RUN: FileCheck %s --input-file %t.json
 // RUN: FileCheck %s --check-prefix=LOG --input-file %t.log
 // RUN: FileCheck %s --check-prefix=MACHINE --input-file %t.machine.json
+// RUN: soap-calibrate --device cpu --model %s --repeats 2 --warmup 1 --sweep=false --max-devices 2 -o %t.rt.json 2>%t.rt.log
+// RUN: FileCheck %s --check-prefix=RT --input-file %t.rt.json
+// RUN: FileCheck %s --check-prefix=RTLOG --input-file %t.rt.log
+// RUN: not soap-calibrate --device cuda --kernels runtime --model %s 2>&1 | FileCheck %s --check-prefix=RTCUDA
+// RUN: not soap-calibrate --kernels fast --model %s 2>&1 | FileCheck %s --check-prefix=BADKIND
 
 // CHECK: "format": "soap-profile"
 // CHECK: "type": "cpu-core"
@@ -32,6 +38,24 @@
 // LOG: soap-calibrate: 9 shard kernels of 3 ops on
 // LOG: fc f32[8x16],f32[16x4]->f32[8x4]: forward {{.*}} us, backward {{.*}} us (gemm)
 // LOG: soap-calibrate: 9 kernels; best GEMM
+
+// RT: "kind": "linear"
+// RT: "shapes": "f32[4x16],f32[16x4]->f32[4x4]"
+// RT: "method": "soap runtime kernels"
+// RT: "forward_samples_s": [
+// RT-NEXT: {{[0-9.e-]+}},
+// RT-NEXT: {{[0-9.e-]+}}
+// RT: "kind": "mse_loss"
+// RT: "method": "soap runtime kernels"
+// RT: "kind": "relu"
+// RT: "method": "soap runtime kernels"
+
+// RTLOG: soap-calibrate: 9 shard kernels of 3 ops on
+// RTLOG: fc f32[8x16],f32[16x4]->f32[8x4]: forward {{.*}} us, backward {{.*}} us (soap runtime kernels)
+// RTLOG: soap-calibrate: 9 kernels;
+
+// RTCUDA: error: --kernels runtime times the CPU runtime's kernels; use --kernels proxy with --device cuda
+// BADKIND: error: --kernels must be runtime or proxy, got 'fast'
 
 // MACHINE: "name": "cpu-host"
 // MACHINE: "peak_flops": {
