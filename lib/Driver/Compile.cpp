@@ -300,7 +300,9 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     const double used =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
             .count();
-    const bool chainsLikely = coldSeconds * 4 < 0.6 * (o.budgetSeconds - used);
+    const double chainCost =
+        coldSeconds * static_cast<double>(result.baselines.size() + 3);
+    const bool chainsLikely = chainCost < 0.3 * (o.budgetSeconds - used);
     po.budgetSeconds = std::max(0.05 * o.budgetSeconds,
                                 (chainsLikely ? 0.4 : 0.85) * o.budgetSeconds -
                                     used);
@@ -309,14 +311,18 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   }
   // The search: chains from the given strategy, the baselines and random
   // strategies, refined by Metropolis-Hastings on the full simulator.
-  // Skipped when one cold simulation takes more than a quarter of what is
-  // left of the budget (thousands of devices): every chain would spend its
-  // time simulating its start.
+  // Skipped when the chains' cold simulations of their starts (one per
+  // baseline and the DP's, in each chain's own simulator) would take more
+  // than half of what is left of the budget (hundreds of devices and up):
+  // every chain would spend its time simulating its starts.
   const double left =
       o.budgetSeconds -
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
           .count();
-  const bool plainSearch = o.budgetSeconds <= 0 || coldSeconds * 4 < left;
+  const bool plainSearch =
+      o.budgetSeconds <= 0 ||
+      coldSeconds * static_cast<double>(result.baselines.size() + 3) <
+          0.5 * left;
   if (!plainSearch) {
     char why[160];
     std::snprintf(why, sizeof why,
