@@ -64,6 +64,10 @@ private:
 /// (labels, token ids) uniform in [0, range) (range 0: 2).
 double syntheticInput(const PlanInput &input, uint64_t seed, int64_t step,
                       int64_t globalIndex);
+/// The same value with the input's stream key for the step computed once
+/// (syntheticInputKey): a batch costs a hash per element, not a string.
+uint64_t syntheticInputKey(const PlanInput &input, uint64_t seed, int64_t step);
+double syntheticInputAt(const PlanInput &input, uint64_t key, int64_t globalIndex);
 
 /// Calls f(local offset, global offset, length) for every row (run along
 /// the last axis) of the box `shape` at `offset` in a tensor of

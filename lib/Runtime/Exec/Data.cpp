@@ -105,10 +105,16 @@ double WeightInit::operator()(int64_t g) const {
   return 0;
 }
 
+uint64_t syntheticInputKey(const PlanInput &input, uint64_t seed, int64_t step) {
+  return streamKey(seed, "input:" + input.name, static_cast<uint64_t>(step));
+}
+
 double syntheticInput(const PlanInput &input, uint64_t seed, int64_t step,
                       int64_t g) {
-  uint64_t key = streamKey(seed, "input:" + input.name,
-                           static_cast<uint64_t>(step));
+  return syntheticInputAt(input, syntheticInputKey(input, seed, step), g);
+}
+
+double syntheticInputAt(const PlanInput &input, uint64_t key, int64_t g) {
   double u = uniform01(key, static_cast<uint64_t>(g));
   if (input.dtype == DType::I32 || input.dtype == DType::I64) {
     int64_t range = input.range > 0 ? input.range : 2;

@@ -576,9 +576,8 @@ std::string RankExecutor::loadInputs(int64_t step) {
     }
     auto file = npy.find(in->name);
     if (file == npy.end()) {
-      fillBox(b, p, [&](int64_t g) {
-        return syntheticInput(*in, options_.seed, step, g);
-      });
+      const uint64_t key = syntheticInputKey(*in, options_.seed, step);
+      fillBox(b, p, [&](int64_t g) { return syntheticInputAt(*in, key, g); });
       continue;
     }
     const NpyArray &a = *file->second;
