@@ -6,9 +6,10 @@
 // RUN: FileCheck %s --input-file %t.json
 // RUN: FileCheck %s --check-prefix=LOG --input-file %t.log
 // RUN: FileCheck %s --check-prefix=MACHINE --input-file %t.machine.json
-// RUN: soap-calibrate --device cpu --model %s --repeats 2 --warmup 1 --sweep=false --max-devices 2 -o %t.rt.json 2>%t.rt.log
+// RUN: soap-calibrate --device cpu --model %s --repeats 2 --warmup 1 --sweep=false --max-devices 2 --nodes 1 -o %t.rt.json --emit-machine %t.rt.machine.json 2>%t.rt.log
 // RUN: FileCheck %s --check-prefix=RT --input-file %t.rt.json
 // RUN: FileCheck %s --check-prefix=RTLOG --input-file %t.rt.log
+// RUN: FileCheck %s --check-prefix=RTMACHINE --input-file %t.rt.machine.json
 // RUN: not soap-calibrate --device cuda --kernels runtime --model %s 2>&1 | FileCheck %s --check-prefix=RTCUDA
 // RUN: not soap-calibrate --kernels fast --model %s 2>&1 | FileCheck %s --check-prefix=BADKIND
 
@@ -52,7 +53,11 @@
 
 // RTLOG: soap-calibrate: 9 shard kernels of 3 ops on
 // RTLOG: fc f32[8x16],f32[16x4]->f32[8x4]: forward {{.*}} us, backward {{.*}} us (soap runtime kernels)
+// RTLOG: soap-calibrate: runtime all-reduce of 16 MiB over {{[0-9]+}} thread ranks: {{[0-9.]+}} ms
 // RTLOG: soap-calibrate: 9 kernels;
+
+// RTMACHINE: "name": "shared-memory"
+// RTMACHINE: "source": "set by soap-calibrate (--kernels runtime) so that a 16 MiB all-reduce over {{[0-9]+}} devices takes what the runtime's thread collective measured here
 
 // RTCUDA: error: --kernels runtime times the CPU runtime's kernels; use --kernels proxy with --device cuda
 // BADKIND: error: --kernels must be runtime or proxy, got 'fast'

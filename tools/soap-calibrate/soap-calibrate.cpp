@@ -17,6 +17,7 @@
 #include "soap/Graph/Extract.h"
 #include "soap/InitAll.h"
 #include "soap/Runtime/ShardTimer.h"
+#include "soap/Simulator/CostModel.h"
 #include "soap/Simulator/Calibrate.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -29,6 +30,7 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -149,6 +151,41 @@ int main(int argc, char **argv) {
   }
   if (!emitMachine.empty()) {
     soap::MachineModel filled = soap::machineFromProfile(*machine, *db);
+    // With the runtime's kernels, the shared-memory link is also the
+    // runtime's: its bandwidth is set so that the simulator prices a 16 MiB
+    // all-reduce over a node's devices at the time the runtime's collective
+    // (ranks as threads) takes here.
+    if (method == "runtime" && filled.devicesPerNode >= 2) {
+      const int p = static_cast<int>(std::min<int64_t>(filled.devicesPerNode, 8));
+      const int64_t bytes = int64_t(16) << 20;
+      std::string error;
+      double measured = soap::runtime::timeThreadAllReduce(p, bytes, 2, 5, error);
+      if (measured <= 0)
+        return fail("timing the runtime's all-reduce: " + error);
+      std::vector<int64_t> group;
+      for (int d = 0; d < p; ++d)
+        group.push_back(d);
+      for (int pass = 0; pass < 2; ++pass) { // the latency term is tiny
+        soap::CostModel cost(filled);
+        soap::CommCost c;
+        cost.collective(soap::Collective::AllReduce, {group}, static_cast<double>(bytes), c);
+        if (c.time <= 0)
+          break;
+        for (soap::LinkSpec &l : filled.links)
+          if (l.kind == soap::LinkKind::SharedMemory) {
+            l.bandwidth *= c.time / measured;
+            l.source = "set by soap-calibrate (--kernels runtime) so that a 16 MiB "
+                       "all-reduce over " + std::to_string(p) +
+                       " devices takes what the runtime's thread collective "
+                       "measured here (" + std::to_string(measured * 1e3) + " ms)";
+          }
+        if (std::string e = filled.finalize(); !e.empty())
+          return fail(e);
+      }
+      if (!quiet)
+        std::cerr << "soap-calibrate: runtime all-reduce of 16 MiB over " << p
+                  << " thread ranks: " << measured * 1e3 << " ms\n";
+    }
     std::ofstream out(emitMachine);
     if (!(out << filled.toJson() << "\n"))
       return fail("cannot write '" + emitMachine + "'");

@@ -38,6 +38,13 @@ private:
   int threads;
 };
 
+/// Seconds of one all-reduce of `bytes` (f32) over `ranks` thread ranks of
+/// this process, with the runtime's collective (the median of `repeats`
+/// after `warmup`): what a plan's gradient sync costs on this host. Fails
+/// (a negative value, `error` set) when the transport does.
+double timeThreadAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
+                           std::string &error);
+
 } // namespace soap::runtime
 
 #endif // SOAP_RUNTIME_SHARDTIMER_H

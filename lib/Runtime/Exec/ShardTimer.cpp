@@ -2,9 +2,13 @@
 #include "soap/Runtime/ShardTimer.h"
 
 #include "soap/Plan/Planner.h"
+#include "soap/Runtime/Collectives.h"
 #include "soap/Runtime/Session.h"
+#include "soap/Runtime/Transport.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace soap::runtime {
 
@@ -180,6 +184,48 @@ bool RuntimeShardTimer::time(const OpNode &op, const std::vector<int64_t> &degre
   }
   method = "soap runtime kernels";
   return true;
+}
+
+double timeThreadAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
+                           std::string &error) {
+  const int64_t count = std::max<int64_t>(1, bytes / 4);
+  std::vector<std::unique_ptr<Transport>> transports = makeThreadTransports(ranks);
+  std::vector<int> members(ranks);
+  for (int r = 0; r < ranks; ++r)
+    members[r] = r;
+  std::vector<double> samples; // rank 0's
+  std::vector<std::string> errors(ranks);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      std::vector<float> data(static_cast<size_t>(count), 1.0f + r);
+      CollectiveCall call;
+      call.transport = transports[r].get();
+      call.ranks = &members;
+      call.index = r;
+      for (int i = 0; i < warmup + repeats; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        call.tag = i;
+        std::string e = allReduce(call, DType::F32, data.data(), count);
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!e.empty()) {
+          errors[r] = e;
+          transports[r]->fail(e);
+          return;
+        }
+        if (r == 0 && i >= warmup)
+          samples.push_back(s);
+      }
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (const std::string &e : errors)
+    if (!e.empty()) {
+      error = e;
+      return -1;
+    }
+  std::sort(samples.begin(), samples.end());
+  return samples.empty() ? -1 : samples[samples.size() / 2];
 }
 
 } // namespace soap::runtime
