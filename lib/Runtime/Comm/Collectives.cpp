@@ -161,12 +161,15 @@ std::string allReduce(const CollectiveCall &c, DType dtype, void *data,
   const size_t chunk = static_cast<size_t>(mine) * esz;
   char *staging = scratch(chunk * n);
   Exchange x{c, {}, {}};
+  // Receives first: a send that finds its receive posted copies once.
+  for (int j = 0; j < n; ++j)
+    if (j != me)
+      x.recv(j, 0, staging + j * chunk, chunk);
   for (int j = 0; j < n; ++j) {
     if (j == me)
       continue;
     int64_t jl = chunkLo(count, n, j), jh = chunkLo(count, n, j + 1);
     x.send(j, 0, bytes + jl * esz, static_cast<size_t>(jh - jl) * esz);
-    x.recv(j, 0, staging + j * chunk, chunk);
   }
   if (!x.wait().empty())
     return x.error;
@@ -180,9 +183,11 @@ std::string allReduce(const CollectiveCall &c, DType dtype, void *data,
     if (j == me)
       continue;
     int64_t jl = chunkLo(count, n, j), jh = chunkLo(count, n, j + 1);
-    x.send(j, 1, bytes + lo * esz, static_cast<size_t>(mine) * esz);
     x.recv(j, 1, bytes + jl * esz, static_cast<size_t>(jh - jl) * esz);
   }
+  for (int j = 0; j < n; ++j)
+    if (j != me)
+      x.send(j, 1, bytes + lo * esz, static_cast<size_t>(mine) * esz);
   return x.wait();
 }
 

@@ -81,7 +81,12 @@ struct Mailbox {
   /// Receives that came before their message. For one key, at most one of
   /// the two queues is non-empty.
   std::map<Key, std::deque<std::shared_ptr<Posted>>> posted;
+  /// Buffers of consumed copies, reused by later copies: a fresh
+  /// multi-megabyte buffer per message costs its page faults every step.
+  std::vector<std::vector<char>> spare;
 };
+
+constexpr size_t kMaxSpare = 8;
 
 /// What the ranks of one process share.
 struct World {
@@ -164,7 +169,14 @@ public:
         box.arrived.notify_all();
         return "";
       }
-      // No receive yet: copy the data (outside the lock), then look again.
+      // No receive yet: copy the data (outside the lock; into a spare
+      // buffer large enough when there is one), then look again.
+      for (size_t i = box.spare.size(); i-- > 0;)
+        if (box.spare[i].capacity() >= bytes) {
+          copy = std::move(box.spare[i]);
+          box.spare.erase(box.spare.begin() + static_cast<std::ptrdiff_t>(i));
+          break;
+        }
       lock.unlock();
       copy.assign(static_cast<const char *>(data),
                   static_cast<const char *>(data) + bytes);
@@ -205,6 +217,9 @@ public:
       else if (bytes)
         std::memcpy(data, message.data(), bytes);
       r->done = true;
+      std::lock_guard<std::mutex> lock(box.mutex);
+      if (box.spare.size() < kMaxSpare && message.capacity() > 0)
+        box.spare.push_back(std::move(message));
     }
     out.id = nextId++;
     pending[out.id] = {channel, peer, tag, r};
