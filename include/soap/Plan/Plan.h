@@ -163,6 +163,45 @@ struct PlanTask {
   int64_t transfer = -1;
 };
 
+/// Typed reads of a task's operands and attributes, for the backends' kernel
+/// binders: an absent operand is -1; an absent attribute, or one of another
+/// kind, gives the default.
+struct TaskReader {
+  const PlanTask &t;
+
+  int in(size_t k) const { return k < t.inputs.size() ? t.inputs[k] : -1; }
+  int out(size_t k) const { return k < t.outputs.size() ? t.outputs[k] : -1; }
+  /// The result gradient of a single-result op's backward (its last input).
+  int dy() const { return t.inputs.empty() ? -1 : t.inputs.back(); }
+
+  const PlanAttr *attr(const char *name) const {
+    auto it = t.attrs.find(name);
+    return it == t.attrs.end() ? nullptr : &it->second;
+  }
+  int64_t ai(const char *name, int64_t dflt) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::Int ? a->i : dflt;
+  }
+  double af(const char *name, double dflt) const {
+    const PlanAttr *a = attr(name);
+    if (!a)
+      return dflt;
+    return a->kind == PlanAttr::Kind::Float ? a->f : static_cast<double>(a->i);
+  }
+  bool ab(const char *name) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::Bool && a->b;
+  }
+  std::string as(const char *name) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::String ? a->s : "";
+  }
+  std::vector<int64_t> ais(const char *name) const {
+    const PlanAttr *a = attr(name);
+    return a && a->kind == PlanAttr::Kind::Ints ? a->ints : std::vector<int64_t>{};
+  }
+};
+
 struct RankPlan {
   int rank = 0;
   std::vector<PlanBuffer> buffers;

@@ -157,6 +157,11 @@ private:
   std::string runComm(const Instr &ins);
   std::string runCollective(const PlanTask &t);
   std::string runFusedAllReduce(const Instr &ins);
+  /// Buffer `b` of rank `holder` to rank 0, into `dst` there (gathers): a
+  /// send on the holder, a copy or a receive on rank 0, nothing elsewhere.
+  /// The first failure goes to `error`.
+  void toRoot(int holder, const PlanBuffer &b, int64_t tag, void *dst,
+              std::vector<Request> &requests, std::string &error);
   std::string makeBackend();
 
   const Plan *plan_;

@@ -380,14 +380,9 @@ std::string CudaBackend::synchronize() {
 
 /// Reads a task's buffers and attributes (KernelCalls.cpp's Binder, over
 /// device memory).
-struct Binder {
-  const PlanTask &t;
+struct Binder : TaskReader {
   CudaBackend &be;
   std::string problem;
-
-  int in(size_t i) const { return i < t.inputs.size() ? t.inputs[i] : -1; }
-  int out(size_t i) const { return i < t.outputs.size() ? t.outputs[i] : -1; }
-  int dy() const { return t.inputs.empty() ? -1 : t.inputs.back(); }
 
   BufferRef ref(int id) {
     if (id < 0)
@@ -446,33 +441,6 @@ struct Binder {
     return true;
   }
 
-  const PlanAttr *attr(const char *name) const {
-    auto it = t.attrs.find(name);
-    return it == t.attrs.end() ? nullptr : &it->second;
-  }
-  int64_t ai(const char *name, int64_t dflt) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::Int ? a->i : dflt;
-  }
-  double af(const char *name, double dflt) const {
-    const PlanAttr *a = attr(name);
-    if (!a)
-      return dflt;
-    return a->kind == PlanAttr::Kind::Float ? a->f : static_cast<double>(a->i);
-  }
-  bool ab(const char *name) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::Bool && a->b;
-  }
-  std::string as(const char *name) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::String ? a->s : "";
-  }
-  std::vector<int64_t> ais(const char *name) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::Ints ? a->ints
-                                                : std::vector<int64_t>{};
-  }
 };
 
 /// Row-major strides of a shape.
@@ -528,7 +496,7 @@ uint64_t mix64(uint64_t z) {
 
 std::string CudaBackend::bindUpdate(const PlanTask &t, const KernelSettings &s,
                                     Thunk &out) {
-  Binder b{t, *this, {}};
+  Binder b{{t}, *this, {}};
   float *p = b.f(b.in(0));
   const float *g = b.f(b.in(1));
   if (!p || !g)
@@ -619,7 +587,7 @@ std::string CudaBackend::bindKernel(const PlanTask &t,
     out = [](int64_t) {};
     return "";
   }
-  Binder b{t, *this, {}};
+  Binder b{{t}, *this, {}};
   const bool fwd = t.phase == Phase::Forward;
   const std::string &kind = t.kind;
   auto done = [&]() { return b.problem; };

@@ -789,6 +789,27 @@ StepStatus RankExecutor::runStep(int64_t step, double *loss,
   return StepStatus::Ok;
 }
 
+void RankExecutor::toRoot(int holder, const PlanBuffer &b, int64_t tag,
+                          void *dst, std::vector<Request> &requests,
+                          std::string &error) {
+  const size_t bytes = static_cast<size_t>(b.bytes());
+  Request q;
+  std::string e;
+  if (holder == rank_ && rank_ != 0) {
+    e = transport_->isend(Channel::Control, 0, tag, data(b.id), bytes, q);
+  } else if (rank_ == 0 && holder == 0) {
+    std::memcpy(dst, data(b.id), bytes);
+    return;
+  } else if (rank_ == 0) {
+    e = transport_->irecv(Channel::Control, holder, tag, dst, bytes, q);
+  } else {
+    return;
+  }
+  requests.push_back(q);
+  if (error.empty())
+    error = e;
+}
+
 std::string RankExecutor::gatherWeights(
     std::map<std::string, std::vector<float>> *out) {
   std::vector<Request> requests;
@@ -811,29 +832,12 @@ std::string RankExecutor::gatherWeights(
         continue;
       if (!seen.insert({b.name, b.offset, b.shape}).second)
         continue;
-      if (r.rank == rank_ && rank_ != 0) {
-        Request q;
-        std::string e = transport_->isend(
-            Channel::Control, 0, kGatherTagBase + b.id, data(b.id),
-            static_cast<size_t>(b.bytes()), q);
-        requests.push_back(q);
-        if (error.empty())
-          error = e;
-      } else if (rank_ == 0) {
+      void *dst = nullptr;
+      if (rank_ == 0) {
         pieces.push_back({&b, std::vector<float>(b.numElements())});
-        if (r.rank == 0) {
-          std::memcpy(pieces.back().data.data(), data(b.id),
-                      static_cast<size_t>(b.bytes()));
-          continue;
-        }
-        Request q;
-        std::string e = transport_->irecv(
-            Channel::Control, r.rank, kGatherTagBase + b.id,
-            pieces.back().data.data(), static_cast<size_t>(b.bytes()), q);
-        requests.push_back(q);
-        if (error.empty())
-          error = e;
+        dst = pieces.back().data.data();
       }
+      toRoot(r.rank, b, kGatherTagBase + b.id, dst, requests, error);
     }
   std::string waited = transport_->waitAll(requests, options_.timeoutSeconds);
   if (error.empty())
@@ -914,28 +918,12 @@ std::string RankExecutor::gatherOutputs(std::vector<OutputTensor> *out) {
     }
     for (auto [rank, b] : chosen) {
       const int64_t t = tag++;
-      if (rank == rank_ && rank_ != 0) {
-        Request q;
-        std::string e = transport_->isend(Channel::Control, 0, t, data(b->id),
-                                          static_cast<size_t>(b->bytes()), q);
-        requests.push_back(q);
-        if (error.empty())
-          error = e;
-      } else if (rank_ == 0) {
+      void *dst = nullptr;
+      if (rank_ == 0) {
         pieces.push_back({k, b, std::vector<char>(static_cast<size_t>(b->bytes()))});
-        if (rank == 0) {
-          std::memcpy(pieces.back().bytes.data(), data(b->id),
-                      static_cast<size_t>(b->bytes()));
-          continue;
-        }
-        Request q;
-        std::string e = transport_->irecv(Channel::Control, rank, t,
-                                          pieces.back().bytes.data(),
-                                          static_cast<size_t>(b->bytes()), q);
-        requests.push_back(q);
-        if (error.empty())
-          error = e;
+        dst = pieces.back().bytes.data();
       }
+      toRoot(rank, *b, t, dst, requests, error);
     }
   }
   std::string waited = transport_->waitAll(requests, options_.timeoutSeconds);

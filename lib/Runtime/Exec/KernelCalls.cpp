@@ -24,14 +24,9 @@ using namespace soap::cpu;
 
 namespace {
 
-struct Binder {
-  const PlanTask &t;
+struct Binder : TaskReader {
   const std::function<BufferRef(int)> &buffer;
   std::string problem;
-
-  int in(size_t k) const { return k < t.inputs.size() ? t.inputs[k] : -1; }
-  int out(size_t k) const { return k < t.outputs.size() ? t.outputs[k] : -1; }
-  int dy() const { return t.inputs.empty() ? -1 : t.inputs.back(); }
 
   BufferRef ref(int id) {
     if (id < 0)
@@ -74,33 +69,6 @@ struct Binder {
     return r.meta ? r.meta->shape : none;
   }
 
-  const PlanAttr *attr(const char *name) const {
-    auto it = t.attrs.find(name);
-    return it == t.attrs.end() ? nullptr : &it->second;
-  }
-  int64_t ai(const char *name, int64_t dflt) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::Int ? a->i : dflt;
-  }
-  double af(const char *name, double dflt) const {
-    const PlanAttr *a = attr(name);
-    if (!a)
-      return dflt;
-    return a->kind == PlanAttr::Kind::Float ? a->f : static_cast<double>(a->i);
-  }
-  bool ab(const char *name) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::Bool && a->b;
-  }
-  std::string as(const char *name) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::String ? a->s : "";
-  }
-  std::vector<int64_t> ais(const char *name) const {
-    const PlanAttr *a = attr(name);
-    return a && a->kind == PlanAttr::Kind::Ints ? a->ints
-                                                : std::vector<int64_t>{};
-  }
 };
 
 const std::map<std::string, unary::Kind> &unaries() {
@@ -158,7 +126,7 @@ std::string bindUpdate(Binder &b, const KernelSettings &s, Thunk &out) {
 std::string bindKernel(const PlanTask &t,
                        const std::function<BufferRef(int)> &buffer,
                        const KernelSettings &settings, Thunk &out) {
-  Binder b{t, buffer, {}};
+  Binder b{{t}, buffer, {}};
   auto done = [&]() -> std::string { return b.problem; };
   const bool fwd = t.phase == Phase::Forward;
   const std::string &k = t.kind;
