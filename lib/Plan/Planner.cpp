@@ -778,6 +778,26 @@ std::string Builder::forwardOperands(int i) {
     const Operand &o = op.operands[j];
     const TensorRule &rule = rules[i].operands[j];
     std::vector<int> &bufs = opndBuf[i][j];
+    // A shard whose rank already holds its box reads that buffer; the others
+    // get a new one, which reshard() fills.
+    auto needersOf = [&](const std::vector<Holder> &holders,
+                         const std::string &tensor) {
+      std::vector<Needer> needers;
+      for (int64_t s = 0; s < shards; ++s) {
+        int rank = static_cast<int>(grid.devices[s]);
+        Box b = box(rule, i, s);
+        for (const Holder &h : holders)
+          if (h.rank == rank && h.box == b)
+            bufs[s] = h.buffer;
+        if (bufs[s] >= 0)
+          continue;
+        bufs[s] = newBuffer(rank, boxBuffer(op.name + ".in" + std::to_string(j),
+                                            BufferRole::Activation, rule, b,
+                                            tensor));
+        needers.push_back({rank, bufs[s], b, s});
+      }
+      return needers;
+    };
     switch (o.source) {
     case OperandSource::Op: {
       int e = edgeOf[i][j];
@@ -792,22 +812,8 @@ std::string Builder::forwardOperands(int i) {
       std::vector<Holder> holders =
           holdersOf(edge.src, rules[edge.src].results[edge.srcResult],
                     resBuf[edge.src][edge.srcResult]);
-      std::vector<Needer> needers;
-      std::string tensor =
-          g.ops[edge.src].name + ":" + std::to_string(edge.srcResult);
-      for (int64_t s = 0; s < shards; ++s) {
-        int rank = static_cast<int>(grid.devices[s]);
-        Box b = box(rule, i, s);
-        for (const Holder &h : holders)
-          if (h.rank == rank && h.box == b)
-            bufs[s] = h.buffer;
-        if (bufs[s] >= 0)
-          continue;
-        bufs[s] = newBuffer(rank, boxBuffer(op.name + ".in" + std::to_string(j),
-                                            BufferRole::Activation, rule, b,
-                                            tensor));
-        needers.push_back({rank, bufs[s], b, s});
-      }
+      std::vector<Needer> needers = needersOf(
+          holders, g.ops[edge.src].name + ":" + std::to_string(edge.srcResult));
       reshard(holders, needers, false, rule.dtype,
               {Phase::Forward, op.name, "transfer", e});
       break;
@@ -816,23 +822,9 @@ std::string Builder::forwardOperands(int i) {
       auto [h, hj] = home[o.index];
       if (h == i && hj == static_cast<int>(j))
         continue; // created up front
-      const std::string &wname = g.weights[o.index].name;
       std::vector<Holder> holders =
           holdersOf(h, rules[h].operands[hj], opndBuf[h][hj]);
-      std::vector<Needer> needers;
-      for (int64_t s = 0; s < shards; ++s) {
-        int rank = static_cast<int>(grid.devices[s]);
-        Box b = box(rule, i, s);
-        for (const Holder &hd : holders)
-          if (hd.rank == rank && hd.box == b)
-            bufs[s] = hd.buffer;
-        if (bufs[s] >= 0)
-          continue;
-        bufs[s] = newBuffer(rank, boxBuffer(op.name + ".in" + std::to_string(j),
-                                            BufferRole::Activation, rule, b,
-                                            wname));
-        needers.push_back({rank, bufs[s], b, s});
-      }
+      std::vector<Needer> needers = needersOf(holders, g.weights[o.index].name);
       reshard(holders, needers, false, rule.dtype,
               {Phase::Forward, op.name, "weight-transfer", -1});
       break;
