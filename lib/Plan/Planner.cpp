@@ -28,69 +28,21 @@ namespace soap {
 Expected<ShardGrid> resolveShardGrid(const OpNode &op,
                                      const ParallelConfig &config,
                                      int64_t numRanks) {
-  const size_t nd = op.dims.size();
-  auto fail = [&](const std::string &what) -> Expected<ShardGrid> {
-    return Error{"op '" + op.name + "' (" + op.kind + "): " + what};
-  };
+  ResolvedConfig rc;
+  std::string problem =
+      resolveConfig(op, config, numRanks, rc,
+                    "the plan's " + std::to_string(numRanks) + " ranks");
+  if (!problem.empty())
+    return Error{problem};
   ShardGrid g;
-  g.degree.assign(nd, 1);
-  g.stride.assign(nd, 0);
-  g.start = config.start;
-  if (!config.strides.empty() && config.strides.size() != config.degrees.size())
-    return fail("the view lists " + std::to_string(config.strides.size()) +
-                " strides for " + std::to_string(config.degrees.size()) +
-                " dimensions");
-  std::vector<int64_t> strides = config.effectiveStrides();
-  std::vector<char> seen(nd, 0);
-  for (size_t j = 0; j < config.degrees.size(); ++j) {
-    const auto &[name, degree] = config.degrees[j];
-    int d = -1;
-    for (size_t k = 0; k < nd; ++k)
-      if (op.dims[k].name == name)
-        d = static_cast<int>(k);
-    if (d < 0) {
-      std::string dims;
-      for (const ParallelDim &pd : op.dims)
-        dims += (dims.empty() ? "" : ", ") + pd.name;
-      return fail("has no dimension '" + name + "' (its dimensions: " +
-                  (dims.empty() ? "none" : dims) + ")");
-    }
-    if (seen[d])
-      return fail("dimension '" + name + "' is listed twice");
-    seen[d] = 1;
-    if (degree < 1)
-      return fail("degree " + std::to_string(degree) + " of '" + name +
-                  "' is not positive");
-    if (op.dims[d].size % degree != 0)
-      return fail("degree " + std::to_string(degree) + " of '" + name +
-                  "' does not divide its size " +
-                  std::to_string(op.dims[d].size));
-    g.degree[d] = degree;
-    g.stride[d] = degree > 1 ? strides[j] : 0;
-  }
-  int64_t shards = 1;
-  for (int64_t deg : g.degree)
-    shards *= deg;
-  std::set<int64_t> used;
-  g.devices.resize(shards);
-  g.coords.assign(shards, std::vector<int64_t>(nd, 0));
-  for (int64_t s = 0; s < shards; ++s) {
-    int64_t rest = s, dev = g.start;
-    for (size_t d = nd; d-- > 0;) {
-      int64_t c = rest % g.degree[d];
-      rest /= g.degree[d];
-      g.coords[s][d] = c;
-      dev += c * g.stride[d];
-    }
-    if (dev < 0 || dev >= numRanks)
-      return fail("the view {" + config.str() + "} places a shard on device " +
-                  std::to_string(dev) + ", outside the plan's " +
-                  std::to_string(numRanks) + " ranks");
-    if (!used.insert(dev).second)
-      return fail("the view {" + config.str() +
-                  "} places two shards on device " + std::to_string(dev));
-    g.devices[s] = dev;
-  }
+  g.degree = std::move(rc.degree);
+  g.stride = std::move(rc.stride);
+  g.start = rc.start;
+  g.devices = std::move(rc.devices);
+  const size_t nd = op.dims.size();
+  for (int64_t s = 0; s < rc.shards; ++s)
+    g.coords.emplace_back(rc.coords.begin() + s * nd,
+                          rc.coords.begin() + (s + 1) * nd);
   return g;
 }
 

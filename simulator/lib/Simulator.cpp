@@ -61,7 +61,8 @@ static int64_t volumeBytes(const std::vector<int64_t> &shape, DType t) {
 //===----------------------------------------------------------------------===//
 
 std::string resolveConfig(const OpNode &op, const ParallelConfig &config,
-                          int64_t numDevices, ResolvedConfig &rc) {
+                          int64_t numDevices, ResolvedConfig &rc,
+                          const std::string &devicesAre) {
   const size_t nd = op.dims.size();
   auto where = [&]() { return "op '" + op.name + "' (" + op.kind + "): "; };
   rc.degree.assign(nd, 1);
@@ -114,8 +115,10 @@ std::string resolveConfig(const OpNode &op, const ParallelConfig &config,
     }
     if (dev < 0 || dev >= numDevices)
       return where() + "the view {" + config.str() + "} places a shard on device " +
-             std::to_string(dev) + ", outside the machine's " +
-             std::to_string(numDevices) + " devices";
+             std::to_string(dev) + ", outside " +
+             (devicesAre.empty() ? "the machine's " + std::to_string(numDevices) +
+                                       " devices"
+                                 : devicesAre);
     if (used[dev])
       return where() + "the view {" + config.str() + "} places two shards on device " +
              std::to_string(dev);

@@ -12,22 +12,6 @@
 
 namespace soap {
 
-/// A config in the op's own dim order: degree and device stride per dim of
-/// the op (1 and 0 for dims not split), the device of every shard and the
-/// shards' coordinates. Shards are numbered row-major over the op's dims.
-struct ResolvedConfig {
-  std::vector<int64_t> degree;
-  std::vector<int64_t> stride;
-  int64_t start = 0;
-  int64_t shards = 1;
-  std::vector<int64_t> devices; ///< per shard
-  std::vector<int64_t> coords;  ///< shards x dims
-};
-
-/// Resolves and checks a config; returns "" or the problem.
-std::string resolveConfig(const OpNode &op, const ParallelConfig &config,
-                          int64_t numDevices, ResolvedConfig &out);
-
 /// Device groups of the shards that differ only along the dims in `vary`
 /// (one group per combination of the other dims' coordinates).
 std::vector<std::vector<int64_t>> groupsVarying(const ResolvedConfig &rc,

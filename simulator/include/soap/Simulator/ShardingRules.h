@@ -13,6 +13,7 @@
 #define SOAP_SIMULATOR_SHARDINGRULES_H
 
 #include "soap/Graph/OpGraph.h"
+#include "soap/Simulator/Strategy.h"
 
 #include <cstdint>
 #include <string>
@@ -59,6 +60,25 @@ struct OpShardingRule {
 
 /// The rule of an op, from its kind, shapes and attributes.
 OpShardingRule shardingRule(const OpNode &op);
+
+/// A config in the op's own dim order: degree and device stride per dim of
+/// the op (1 and 0 for dims not split), the device of every shard and the
+/// shards' coordinates. Shards are numbered row-major over the op's dims.
+struct ResolvedConfig {
+  std::vector<int64_t> degree;
+  std::vector<int64_t> stride;
+  int64_t start = 0;
+  int64_t shards = 1;
+  std::vector<int64_t> devices; ///< per shard
+  std::vector<int64_t> coords;  ///< shards x dims
+};
+
+/// Resolves and checks a config on devices [0, numDevices) (the simulator's
+/// machine, the planner's ranks: `devicesAre` says which in the error, e.g.
+/// "the machine's 8 devices"); returns "" or the problem, naming the op.
+std::string resolveConfig(const OpNode &op, const ParallelConfig &config,
+                          int64_t numDevices, ResolvedConfig &out,
+                          const std::string &devicesAre = "");
 
 /// Why the plan's kernels cannot run `op` split with these degrees (one per
 /// op dim), or "" when they can. The planner refuses such configs and the
