@@ -1,6 +1,8 @@
 //===- Plan.cpp - plan values, names and FLOP sums ------------------------===//
 #include "soap/Plan/Plan.h"
 
+#include <algorithm>
+
 namespace soap {
 
 namespace {
@@ -59,6 +61,13 @@ static int64_t product(const std::vector<int64_t> &shape) {
 }
 
 int64_t PlanBuffer::numElements() const { return product(shape); }
+
+std::vector<int64_t> PlanBuffer::tensorShape() const {
+  std::vector<int64_t> s = shape;
+  if (part && !s.empty())
+    s[0] = std::min(s[0], std::max<int64_t>(0, part->rows));
+  return s;
+}
 int64_t PlanRegion::numElements() const { return product(shape); }
 
 PlanAttr PlanAttr::ofInt(int64_t v) {
@@ -126,6 +135,18 @@ const PlanBuffer *RankPlan::findBuffer(int id) const {
     if (b.id == id)
       return &b;
   return nullptr;
+}
+
+int Plan::requiredVersion() const {
+  for (const RankPlan &r : ranks) {
+    for (const PlanBuffer &b : r.buffers)
+      if (b.part || b.host)
+        return kPlanFormatVersion;
+    for (const PlanTask &t : r.tasks)
+      if (t.host)
+        return kPlanFormatVersion;
+  }
+  return kPlanFormatVersionPlain;
 }
 
 const Communicator *Plan::findCommunicator(int id) const {

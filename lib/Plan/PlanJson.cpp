@@ -79,6 +79,8 @@ ordered_json taskJson(const PlanTask &t) {
     j["kind"] = t.kind;
     if (!t.part.empty())
       j["part"] = t.part;
+    if (t.host)
+      j["host"] = true;
     j["shard"] = t.shard;
     j["inputs"] = t.inputs;
     j["outputs"] = t.outputs;
@@ -127,7 +129,7 @@ ordered_json taskJson(const PlanTask &t) {
 std::string writePlanJson(const Plan &p, int indent) {
   ordered_json j;
   j["format"] = "soap-plan";
-  j["version"] = p.version;
+  j["version"] = p.requiredVersion();
   j["model"] = {{"name", p.modelName}, {"fingerprint", p.modelFingerprint}};
   j["num_ranks"] = p.numRanks;
   if (p.forwardOnly)
@@ -212,6 +214,12 @@ std::string writePlanJson(const Plan &p, int indent) {
         x["global_shape"] = b.globalShape;
         x["offset"] = b.offset;
       }
+      if (b.part)
+        x["part"] = {{"index", b.part->index},
+                     {"count", b.part->count},
+                     {"rows", b.part->rows}};
+      if (b.host)
+        x["host"] = true;
       buffers.push_back(std::move(x));
     }
     ordered_json tasks = ordered_json::array();
@@ -443,6 +451,7 @@ struct Reader {
     switch (t.type) {
     case TaskType::Kernel: {
       if (!str(j, p, "kind", t.kind) || !str(j, p, "part", t.part, false) ||
+          !boolean(j, p, "host", t.host, false) ||
           !integer(j, p, "shard", t.shard, false) ||
           !ints(j, p, "inputs", t.inputs) || !ints(j, p, "outputs", t.outputs) ||
           !integer(j, p, "flops", t.flops, false))
@@ -516,9 +525,10 @@ bool parsePlanJson(std::string_view text, Plan &out, std::string &error) {
   }
   if (!r.integer(j, root, "version", p.version))
     return done();
-  if (p.version != kPlanFormatVersion) {
+  if (p.version != kPlanFormatVersion && p.version != kPlanFormatVersionPlain) {
     r.fail("$.version", "unsupported plan format version " +
                             std::to_string(p.version) + " (this reader reads " +
+                            std::to_string(kPlanFormatVersionPlain) + " and " +
                             std::to_string(kPlanFormatVersion) + ")");
     return done();
   }
@@ -667,16 +677,32 @@ bool parsePlanJson(std::string_view text, Plan &out, std::string &error) {
               r.ints(bj, bp, "shape", b.shape) &&
               r.str(bj, bp, "tensor", b.tensor, false) &&
               r.ints(bj, bp, "global_shape", b.globalShape, false) &&
-              r.ints(bj, bp, "offset", b.offset, false))
+              r.ints(bj, bp, "offset", b.offset, false) &&
+              r.boolean(bj, bp, "host", b.host, false)) {
+            if (const ordered_json *pj = r.field(bj, bp, "part", false)) {
+              PlanPart part;
+              if (r.integer(*pj, bp + ".part", "index", part.index) &&
+                  r.integer(*pj, bp + ".part", "count", part.count) &&
+                  r.integer(*pj, bp + ".part", "rows", part.rows))
+                b.part = part;
+            }
+            if ((b.part || b.host) && p.version < kPlanFormatVersion)
+              r.fail(bp + (b.part ? ".part" : ".host"),
+                     "is a version-2 field in a version-1 plan");
             rank.buffers.push_back(std::move(b));
+          }
         }
       }
       if (const ordered_json *ts = r.array(rj, rp, "tasks")) {
         rank.tasks.reserve(ts->size());
         for (size_t k = 0; k < ts->size() && r.error.empty(); ++k) {
           PlanTask t;
-          if (r.task((*ts)[k], rp + ".tasks[" + std::to_string(k) + "]", t))
+          std::string tp = rp + ".tasks[" + std::to_string(k) + "]";
+          if (r.task((*ts)[k], tp, t)) {
+            if (t.host && p.version < kPlanFormatVersion)
+              r.fail(tp + ".host", "is a version-2 field in a version-1 plan");
             rank.tasks.push_back(std::move(t));
+          }
         }
       }
       p.ranks.push_back(std::move(rank));

@@ -94,6 +94,8 @@ struct Printer {
         os << '}';
       }
       os << " flops " << t.flops;
+      if (t.host)
+        os << " on host";
       break;
     case TaskType::Copy:
       os << "copy " << region(r, t.src, t.srcRegion)
@@ -163,6 +165,11 @@ struct Printer {
           os << " at ";
           list(os, b.offset);
         }
+        if (b.part)
+          os << " part " << b.part->index << '/' << b.part->count << " rows "
+             << b.part->rows;
+        if (b.host)
+          os << " host";
         os << '\n';
       }
       for (const PlanTask &t : r.tasks)

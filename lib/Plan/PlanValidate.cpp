@@ -118,15 +118,25 @@ struct Validator {
         for (int64_t s : b.shape)
           if (s < 0)
             problem(p + ".shape", "negative size");
+        if (b.part && (b.shape.empty() || b.part->count < 1 ||
+                       b.part->index < 0 || b.part->index >= b.part->count ||
+                       b.part->rows < 0 || b.part->rows > b.shape[0]))
+          problem(p + ".part", "index " + std::to_string(b.part->index) +
+                                   " of " + std::to_string(b.part->count) +
+                                   " with " + std::to_string(b.part->rows) +
+                                   " rows does not fit a buffer of shape " +
+                                   shapeText(b.shape));
         if (!b.globalShape.empty() || !b.offset.empty()) {
           if (b.globalShape.size() != b.shape.size() ||
               b.offset.size() != b.shape.size()) {
             problem(p, "shape, global_shape and offset must have the same rank");
           } else {
+            // A part's padding rows lie outside the tensor.
+            std::vector<int64_t> held = b.tensorShape();
             for (size_t a = 0; a < b.shape.size(); ++a)
-              if (b.offset[a] < 0 || b.offset[a] + b.shape[a] > b.globalShape[a])
+              if (b.offset[a] < 0 || b.offset[a] + held[a] > b.globalShape[a])
                 problem(p, "the box at " + shapeText(b.offset) + " of shape " +
-                               shapeText(b.shape) +
+                               shapeText(held) +
                                " is outside the global shape " +
                                shapeText(b.globalShape));
           }

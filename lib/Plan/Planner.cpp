@@ -318,11 +318,24 @@ private:
 
   // --- walk
   std::string forwardOperands(int i);
-  void forwardKernels(int i);
-  void partialSums(int i);
+  void forwardKernels(int i, bool again = false);
+  void partialSums(int i, bool again = false);
   void backwardKernels(int i);
   void gradientTransfers(int i);
   void weightSyncAndUpdate(int i);
+  void zeroGather(int i, Phase phase);
+  PlanTask rowCopy(int rank, const PlanTask &base, int src, int64_t srcRow,
+                   int dst, int64_t dstRow, int64_t rows) const;
+  PlanTask collectiveTask(CollectiveKind kind, const Context &ctx, int comm,
+                          int src, int buffer, int64_t transfer) const;
+  struct ZeroPart;
+  void gatherParts(int rank, const ZeroPart &z, int box, const Context &ctx,
+                   int64_t transfer);
+  void recomputeRun(int last);
+  bool recomputed(int i) const {
+    return static_cast<size_t>(i) < strategy.training.recompute.size() &&
+           strategy.training.recompute[i];
+  }
   int resultGrad(int op, int r, int64_t shard);
   int operandGrad(int op, int j, int64_t shard);
   std::map<std::string, PlanAttr> kernelAttrs(int op, int64_t shard);
@@ -353,6 +366,22 @@ private:
   std::vector<std::vector<std::map<std::string, int>>> extra;
   /// Per weight and home shard: optimizer state buffers.
   std::vector<std::vector<std::vector<int>>> stateBuf;
+  /// ZeRO: per weight and home shard, its part of the shard (docs/lowering.md,
+  /// "ZeRO"). count 1: the weight is not partitioned.
+  struct ZeroPart {
+    int comm = -1;            ///< the shard's data-parallel group
+    int64_t index = 0, count = 1;
+    int64_t partRows = 0;     ///< R: rows per part (the last padded)
+    int64_t rows = 0;         ///< rows of the box in this part
+    int64_t boxRows = 0;      ///< rows of the box
+    int part = -1;            ///< weight part (persistent at stage 3)
+    int gradPart = -1;        ///< its synchronized gradient
+    int gathered = -1;        ///< k * R rows: gather / scatter staging, or
+                              ///< -1 when k * R is the box (no padding)
+    int gradStaged = -1;      ///< the same for the gradient (stage >= 2)
+  };
+  std::vector<std::vector<ZeroPart>> zero;
+  std::vector<char> recomputeDone;
   std::map<std::vector<int>, int> comms;
   std::map<std::pair<int, int>, int64_t> tags;
   std::vector<std::set<std::string>> names;
@@ -377,6 +406,16 @@ std::string Builder::setup(int &failed) {
            " configs for " + std::to_string(n) + " ops";
   if (numRanks < 1)
     return "a plan needs at least one rank";
+  const TrainingConfig &training = strategy.training;
+  if (training.pipelined())
+    return "the strategy uses pipeline parallelism (stages or micro-batches), "
+           "which the lowering does not execute yet";
+  if (training.zeroStage < 0 || training.zeroStage > 3)
+    return "zero stage " + std::to_string(training.zeroStage) +
+           " is not 0, 1, 2 or 3";
+  if (!training.recompute.empty() && training.recompute.size() != g.ops.size())
+    return "the strategy has " + std::to_string(training.recompute.size()) +
+           " recompute flags for " + std::to_string(n) + " ops";
   for (int i = 0; i < n; ++i) {
     Expected<ShardGrid> grid =
         resolveShardGrid(g.ops[i], strategy.configs[i], numRanks);
@@ -702,19 +741,10 @@ void Builder::allReduceGroups(int op, const std::vector<char> &vary,
       ranks.push_back(static_cast<int>(grid.devices[s]));
     int comm = commFor(ranks);
     int64_t transfer = transfers++;
-    for (int64_t s : shards) {
-      PlanTask t;
-      t.type = TaskType::Collective;
-      t.collective = CollectiveKind::AllReduce;
-      t.phase = ctx.phase;
-      t.op = ctx.op;
-      t.stage = ctx.stage;
-      t.edge = ctx.edge;
-      t.comm = comm;
-      t.buffer = bufferPerShard[s];
-      t.transfer = transfer;
-      emit(static_cast<int>(grid.devices[s]), std::move(t));
-    }
+    for (int64_t s : shards)
+      emit(static_cast<int>(grid.devices[s]),
+           collectiveTask(CollectiveKind::AllReduce, ctx, comm, -1,
+                          bufferPerShard[s], transfer));
   }
 }
 
@@ -726,6 +756,8 @@ std::string Builder::forwardOperands(int i) {
   const OpNode &op = g.ops[i];
   const ShardGrid &grid = grids[i];
   const int64_t shards = grid.numShards();
+  // ZeRO-3: the op's own weights first (another operand may copy them).
+  zeroGather(i, Phase::Forward);
   for (size_t j = 0; j < op.operands.size(); ++j) {
     const Operand &o = op.operands[j];
     const TensorRule &rule = rules[i].operands[j];
@@ -773,7 +805,7 @@ std::string Builder::forwardOperands(int i) {
     case OperandSource::Weight: {
       auto [h, hj] = home[o.index];
       if (h == i && hj == static_cast<int>(j))
-        continue; // created up front
+        continue; // created up front (ZeRO-3: gathered by zeroGather)
       std::vector<Holder> holders =
           holdersOf(h, rules[h].operands[hj], opndBuf[h][hj]);
       std::vector<Needer> needers = needersOf(holders, g.weights[o.index].name);
@@ -975,7 +1007,12 @@ std::map<std::string, PlanAttr> Builder::kernelAttrs(int i, int64_t s) {
   return a;
 }
 
-void Builder::forwardKernels(int i) {
+/// `again`: the recomputation of the op's forward in the backward pass
+/// (activation recomputation): the same kernels and intra-op communication
+/// on the buffers of the first run, in stage "recompute" (phase fwd: the
+/// kernels run forward), without updating batch-norm running statistics a
+/// second time.
+void Builder::forwardKernels(int i, bool again) {
   const OpNode &op = g.ops[i];
   const ShardGrid &grid = grids[i];
   const OpShardingRule &rule = rules[i];
@@ -984,14 +1021,16 @@ void Builder::forwardKernels(int i) {
   (void)extraBwd;
   const int64_t fwdFlops = op.forwardFlops + extraFwd;
 
-  // Results.
-  for (size_t r = 0; r < op.results.size(); ++r)
-    for (int64_t s = 0; s < shards; ++s)
-      resBuf[i][r][s] = newBuffer(
-          static_cast<int>(grid.devices[s]),
-          boxBuffer(op.name + ":" + std::to_string(r), BufferRole::Activation,
-                    rule.results[r], box(rule.results[r], i, s),
-                    op.name + ":" + std::to_string(r)));
+  if (!again) {
+    // Results.
+    for (size_t r = 0; r < op.results.size(); ++r)
+      for (int64_t s = 0; s < shards; ++s)
+        resBuf[i][r][s] = newBuffer(
+            static_cast<int>(grid.devices[s]),
+            boxBuffer(op.name + ":" + std::to_string(r), BufferRole::Activation,
+                      rule.results[r], box(rule.results[r], i, s),
+                      op.name + ":" + std::to_string(r)));
+  }
 
   auto kernel = [&](int64_t s, const std::string &part, std::vector<int> in,
                     std::vector<int> out, int64_t flops, const char *stage) {
@@ -999,7 +1038,7 @@ void Builder::forwardKernels(int i) {
     t.type = TaskType::Kernel;
     t.phase = Phase::Forward;
     t.op = op.name;
-    t.stage = stage;
+    t.stage = again ? "recompute" : stage;
     t.kind = op.kind;
     t.part = part;
     t.shard = static_cast<int>(s);
@@ -1012,6 +1051,8 @@ void Builder::forwardKernels(int i) {
   auto scratch = [&](int64_t s, const std::string &name, DType dt,
                      std::vector<int64_t> shape, BufferRole role =
                                                      BufferRole::Scratch) {
+    if (again)
+      return extra[i][s].at(name);
     PlanBuffer b;
     b.name = op.name + "." + name;
     b.role = role;
@@ -1030,27 +1071,31 @@ void Builder::forwardKernels(int i) {
       int64_t c = box(rule.operands[1], i, s).shape()[0];
       stats[s] = scratch(s, "stats", DType::F64, {2, c});
       scratch(s, "saved", DType::F32, {2, c});
-      Box cb = box(rule.operands[1], i, s);
-      PlanBuffer run;
-      run.name = op.name + ".running";
-      run.role = BufferRole::State;
-      run.dtype = DType::F32;
-      run.shape = {2, c};
-      run.tensor = op.name + ".running";
-      run.globalShape = {2, rule.operands[1].shape[0]};
-      run.offset = {0, cb.lo[0]};
-      extra[i][s]["running"] =
-          newBuffer(static_cast<int>(grid.devices[s]), std::move(run));
+      if (!again) {
+        Box cb = box(rule.operands[1], i, s);
+        PlanBuffer run;
+        run.name = op.name + ".running";
+        run.role = BufferRole::State;
+        run.dtype = DType::F32;
+        run.shape = {2, c};
+        run.tensor = op.name + ".running";
+        run.globalShape = {2, rule.operands[1].shape[0]};
+        run.offset = {0, cb.lo[0]};
+        extra[i][s]["running"] =
+            newBuffer(static_cast<int>(grid.devices[s]), std::move(run));
+      }
       kernel(s, "stats", {opndBuf[i][0][s]}, {stats[s]}, 0, "forward");
     }
     std::vector<char> vary(op.dims.size(), 0);
     for (size_t d = 0; d < op.dims.size(); ++d)
       vary[d] = grid.degree[d] > 1 && op.dims[d].name != "c";
-    allReduceGroups(i, vary, stats, {Phase::Forward, op.name, "forward-comm"});
+    allReduceGroups(i, vary, stats,
+                    {Phase::Forward, op.name, again ? "recompute" : "forward-comm"});
     for (int64_t s = 0; s < shards; ++s)
       kernel(s, "normalize", {opndBuf[i][0][s], opndBuf[i][1][s],
                               opndBuf[i][2][s], stats[s]},
-             {resBuf[i][0][s], extra[i][s]["saved"], extra[i][s]["running"]},
+             {resBuf[i][0][s], extra[i][s]["saved"],
+              again ? -1 : extra[i][s]["running"]},
              shareOf(fwdFlops, i, s), "forward");
     return;
   }
@@ -1090,7 +1135,7 @@ void Builder::forwardKernels(int i) {
           t.collective = CollectiveKind::AllGather;
           t.phase = Phase::Forward;
           t.op = op.name;
-          t.stage = "forward-comm";
+          t.stage = again ? "recompute" : "forward-comm";
           t.comm = comm;
           t.src = counts[s];
           t.buffer = gathered[s];
@@ -1132,7 +1177,7 @@ void Builder::forwardKernels(int i) {
   }
 }
 
-void Builder::partialSums(int i) {
+void Builder::partialSums(int i, bool again) {
   const OpNode &op = g.ops[i];
   for (size_t r = 0; r < op.results.size(); ++r) {
     const TensorRule &rule = rules[i].results[r];
@@ -1142,8 +1187,100 @@ void Builder::partialSums(int i) {
     if (outEdges[i].empty() && !isOutput[i])
       continue;
     allReduceGroups(i, vary, resBuf[i][r],
-                    {Phase::Forward, op.name, "partial-sum"});
+                    {Phase::Forward, op.name, again ? "recompute" : "partial-sum"});
   }
+}
+
+/// A copy of `rows` whole rows (first axis) from `src` at `srcRow` to `dst`
+/// at `dstRow` on `rank`, with the context of `base`.
+PlanTask Builder::rowCopy(int rank, const PlanTask &base, int src,
+                          int64_t srcRow, int dst, int64_t dstRow,
+                          int64_t rows) const {
+  PlanTask c;
+  c.type = TaskType::Copy;
+  c.phase = base.phase;
+  c.op = base.op;
+  c.stage = base.stage;
+  c.transfer = base.transfer;
+  c.src = src;
+  c.buffer = dst;
+  const RankPlan &r = plan.ranks[rank];
+  auto region = [&](int id, int64_t row) {
+    PlanRegion g;
+    g.shape = r.buffers[id].shape;
+    g.offset.assign(g.shape.size(), 0);
+    g.shape[0] = rows;
+    g.offset[0] = row;
+    return g;
+  };
+  c.srcRegion = region(src, srcRow);
+  c.region = region(dst, dstRow);
+  return c;
+}
+
+void Builder::recomputeRun(int last) {
+  // Megatron's checkpointed segment: consecutive recomputed ops are re-run
+  // together, in forward order, before the first backward that needs them.
+  // Their operands' received copies are kept (what the simulator prices:
+  // each op's forward-comm, forward and partial-sum slots again).
+  int first = last;
+  while (first > 0 && recomputed(first - 1))
+    --first;
+  for (int k = first; k <= last; ++k) {
+    if (!needsBackward[k] || recomputeDone[k])
+      continue;
+    recomputeDone[k] = 1;
+    forwardKernels(k, /*again=*/true);
+    partialSums(k, /*again=*/true);
+  }
+}
+
+/// ZeRO-3: all-gathers the parts of the weights homed at op i into their
+/// boxes, before the op's forward and again before its backward (stage
+/// "weight-gather"; the simulator prices each as half an all-reduce).
+void Builder::zeroGather(int i, Phase phase) {
+  if (strategy.training.zeroStage < 3)
+    return;
+  for (size_t w = 0; w < g.weights.size(); ++w) {
+    if (home[w].first != i || zero[w].empty())
+      continue;
+    const int j = home[w].second;
+    const int64_t transfer = transfers++;
+    for (int64_t s = 0; s < grids[i].numShards(); ++s) {
+      const ZeroPart &z = zero[w][s];
+      if (z.count < 2)
+        continue;
+      gatherParts(static_cast<int>(grids[i].devices[s]), z, opndBuf[i][j][s],
+                  {phase, g.ops[i].name, "weight-gather"}, transfer);
+    }
+  }
+}
+
+PlanTask Builder::collectiveTask(CollectiveKind kind, const Context &ctx,
+                                 int comm, int src, int buffer,
+                                 int64_t transfer) const {
+  PlanTask t;
+  t.type = TaskType::Collective;
+  t.collective = kind;
+  t.phase = ctx.phase;
+  t.op = ctx.op;
+  t.stage = ctx.stage;
+  t.edge = ctx.edge;
+  t.comm = comm;
+  t.src = src;
+  t.buffer = buffer;
+  t.transfer = transfer;
+  return t;
+}
+
+void Builder::gatherParts(int rank, const ZeroPart &z, int box,
+                          const Context &ctx, int64_t transfer) {
+  PlanTask t =
+      collectiveTask(CollectiveKind::AllGather, ctx, z.comm, z.part,
+                     z.gathered >= 0 ? z.gathered : box, transfer);
+  emit(rank, t);
+  if (z.gathered >= 0) // the padded rows to the box
+    emit(rank, rowCopy(rank, t, z.gathered, 0, box, 0, z.boxRows));
 }
 
 //===----------------------------------------------------------------------===//
@@ -1226,6 +1363,10 @@ void Builder::backwardKernels(int i) {
   auto [extraFwd, extraBwd] = replicatedFlops(op, grid);
   (void)extraFwd;
   const int64_t bwdFlops = op.backwardFlops + extraBwd;
+
+  if (recomputed(i) && !recomputeDone[i])
+    recomputeRun(i);
+  zeroGather(i, Phase::Backward);
 
   auto kernel = [&](int64_t s, const std::string &part, std::vector<int> in,
                     std::vector<int> out, int64_t flops) {
@@ -1362,19 +1503,48 @@ void Builder::gradientTransfers(int i) {
 void Builder::weightSyncAndUpdate(int i) {
   const OpNode &op = g.ops[i];
   const ShardGrid &grid = grids[i];
+  const int zeroStage = strategy.training.zeroStage;
+  auto parted = [&](size_t w) {
+    return !zero[w].empty() && zero[w][0].count > 1;
+  };
+  // Gradient synchronization: an all-reduce over the replicas, or with ZeRO
+  // stage >= 2 a reduce-scatter that leaves each member its part.
   for (size_t w = 0; w < g.weights.size(); ++w) {
     if (home[w].first != i || !weightHasGrad[w])
       continue;
     int j = home[w].second;
     const TensorRule &rule = rules[i].operands[j];
-    allReduceGroups(i, replicatedDims(i, rule), opndGradBuf[i][j],
-                    {Phase::Backward, op.name, "gradient-sync"});
+    if (!parted(w) || zeroStage < 2) {
+      allReduceGroups(i, replicatedDims(i, rule), opndGradBuf[i][j],
+                      {Phase::Backward, op.name, "gradient-sync"});
+      continue;
+    }
+    const int64_t transfer = transfers++;
+    for (int64_t s = 0; s < grid.numShards(); ++s) {
+      const ZeroPart &z = zero[w][s];
+      const int rank = static_cast<int>(grid.devices[s]);
+      PlanTask t = collectiveTask(
+          CollectiveKind::ReduceScatter,
+          {Phase::Backward, op.name, "gradient-sync"}, z.comm,
+          z.gradStaged >= 0 ? z.gradStaged : opndGradBuf[i][j][s], z.gradPart,
+          transfer);
+      if (z.gradStaged >= 0) // the box into the padded rows
+        emit(rank, rowCopy(rank, t, opndGradBuf[i][j][s], 0, z.gradStaged, 0,
+                           z.boxRows));
+      emit(rank, std::move(t));
+    }
   }
+  // The update: of the whole shard, or with ZeRO of the member's part, whose
+  // updated parts are then all-gathered into the box (stages 1 and 2; stage
+  // 3 gathers before the next use). Offload runs it on the host.
   for (size_t w = 0; w < g.weights.size(); ++w) {
     if (home[w].first != i || !weightHasGrad[w])
       continue;
     int j = home[w].second;
+    const int64_t transfer = parted(w) ? transfers++ : -1;
     for (int64_t s = 0; s < grid.numShards(); ++s) {
+      const ZeroPart &z = zero[w][s];
+      const int rank = static_cast<int>(grid.devices[s]);
       PlanTask t;
       t.type = TaskType::Kernel;
       t.phase = Phase::Update;
@@ -1382,14 +1552,30 @@ void Builder::weightSyncAndUpdate(int i) {
       t.stage = "update";
       t.kind = toString(opts.optimizer.kind);
       t.shard = static_cast<int>(s);
-      t.inputs = {opndBuf[i][j][s], opndGradBuf[i][j][s]};
-      t.outputs = {opndBuf[i][j][s]};
+      t.host = strategy.training.offloadOptimizer;
+      int weight = opndBuf[i][j][s], grad = opndGradBuf[i][j][s];
+      if (z.count > 1) {
+        weight = z.part;
+        grad = z.gradPart;
+        const int64_t first = z.index * z.partRows;
+        if (zeroStage < 2 && z.rows > 0)
+          emit(rank, rowCopy(rank, t, opndGradBuf[i][j][s], first, z.gradPart,
+                             0, z.rows));
+        if (zeroStage < 3 && z.rows > 0)
+          emit(rank, rowCopy(rank, t, opndBuf[i][j][s], first, z.part, 0,
+                             z.rows));
+      }
+      t.inputs = {weight, grad};
+      t.outputs = {weight};
       for (int st : stateBuf[w][s]) {
         t.inputs.push_back(st);
         t.outputs.push_back(st);
       }
       t.attrs["weight"] = PlanAttr::ofString(g.weights[w].name);
-      emit(static_cast<int>(grid.devices[s]), std::move(t));
+      emit(rank, t);
+      if (z.count > 1 && zeroStage < 3)
+        gatherParts(rank, z, opndBuf[i][j][s],
+                    {Phase::Update, op.name, "gradient-sync"}, transfer);
     }
   }
 }
@@ -1423,31 +1609,119 @@ Expected<Plan> Builder::run(int *failedOp) {
     extra[i].assign(shards, {});
   }
 
-  // Weights at home, with their gradients and optimizer states.
+  // Weights at home, with their gradients and optimizer states. ZeRO
+  // partitions a home shard over its data-parallel group (the shards that
+  // differ only along dims that leave the weight whole); offload puts the
+  // optimizer states in host memory.
+  const int zeroStage = strategy.training.zeroStage;
+  const bool offload = strategy.training.offloadOptimizer;
   stateBuf.assign(g.weights.size(), {});
+  zero.assign(g.weights.size(), {});
+  recomputeDone.assign(n, 0);
   for (size_t w = 0; w < g.weights.size(); ++w) {
     auto [h, j] = home[w];
     if (h < 0)
       continue;
     const TensorRule &rule = rules[h].operands[j];
     const std::string &name = g.weights[w].name;
-    stateBuf[w].assign(grids[h].numShards(), {});
-    for (int64_t s = 0; s < grids[h].numShards(); ++s) {
+    const int64_t shards = grids[h].numShards();
+    stateBuf[w].assign(shards, {});
+    zero[w].assign(shards, {});
+    if (zeroStage > 0 && weightHasGrad[w] && !opts.forwardOnly &&
+        !rule.shape.empty()) {
+      // Groups as allReduceGroups forms them: member index = position in
+      // shard order = communicator order = part index.
+      std::vector<char> vary = replicatedDims(h, rule);
+      std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
+      for (int64_t s = 0; s < shards; ++s) {
+        std::vector<int64_t> key;
+        for (size_t d = 0; d < vary.size(); ++d)
+          if (!vary[d])
+            key.push_back(grids[h].coords[s][d]);
+        groups[key].push_back(s);
+      }
+      for (const auto &[key, members] : groups) {
+        if (members.size() < 2)
+          continue;
+        std::vector<int> ranks;
+        for (int64_t s : members)
+          ranks.push_back(static_cast<int>(grids[h].devices[s]));
+        int comm = commFor(ranks);
+        const int64_t k = static_cast<int64_t>(members.size());
+        for (int64_t m = 0; m < k; ++m) {
+          ZeroPart &z = zero[w][members[m]];
+          z.comm = comm;
+          z.index = m;
+          z.count = k;
+          z.boxRows = box(rule, h, members[m]).shape()[0];
+          z.partRows = (z.boxRows + k - 1) / k;
+          z.rows = std::clamp<int64_t>(z.boxRows - m * z.partRows, 0,
+                                       z.partRows);
+        }
+      }
+    }
+    for (int64_t s = 0; s < shards; ++s) {
       int rank = static_cast<int>(grids[h].devices[s]);
       Box b = box(rule, h, s);
-      opndBuf[h][j][s] =
-          newBuffer(rank, boxBuffer(name, BufferRole::Weight, rule, b, name));
+      ZeroPart &z = zero[w][s];
+      const bool parted = z.count > 1;
+      // A part: rows [index * R, index * R + R) of the box, the last padded.
+      auto partBuffer = [&](const std::string &bufName, BufferRole role) {
+        Box pb = b;
+        pb.lo[0] = b.lo[0] + std::min(z.index * z.partRows, z.boxRows);
+        pb.hi[0] = pb.lo[0] + z.partRows;
+        PlanBuffer buf = boxBuffer(bufName, role, rule, pb, name);
+        buf.part = PlanPart{z.index, z.count, z.rows};
+        return buf;
+      };
+      auto staged = [&](const std::string &bufName, BufferRole role) {
+        if (z.count * z.partRows == z.boxRows)
+          return -1; // the box itself: no padding
+        Box sb = b;
+        sb.hi[0] = sb.lo[0] + z.count * z.partRows;
+        PlanBuffer buf = boxBuffer(bufName, role, rule, sb, name);
+        buf.tensor.clear(); // padded past the box: scratch
+        buf.globalShape.clear();
+        buf.offset.clear();
+        return newBuffer(rank, std::move(buf));
+      };
+      if (parted && zeroStage >= 3) {
+        // The weight persists as this part; the box is gathered before
+        // each use.
+        z.part = newBuffer(rank, partBuffer(name, BufferRole::Weight));
+        opndBuf[h][j][s] = newBuffer(
+            rank, boxBuffer(name + ".gathered", BufferRole::Activation, rule,
+                            b, name));
+      } else {
+        opndBuf[h][j][s] =
+            newBuffer(rank, boxBuffer(name, BufferRole::Weight, rule, b, name));
+        if (parted)
+          z.part = newBuffer(rank, partBuffer("part:" + name,
+                                              BufferRole::Scratch));
+      }
       if (!weightHasGrad[w])
         continue;
       opndGradBuf[h][j][s] = newBuffer(
           rank, boxBuffer("grad:" + name, BufferRole::Gradient, rule, b, name));
+      if (parted) {
+        z.gradPart = newBuffer(rank, partBuffer("grad-part:" + name,
+                                                BufferRole::Gradient));
+        z.gathered = staged("gather:" + name, BufferRole::Activation);
+        if (zeroStage >= 2)
+          z.gradStaged = staged("grad-scatter:" + name, BufferRole::Gradient);
+      }
       static const char *const kStates[2][2] = {{"momentum", ""},
                                                 {"adam_m", "adam_v"}};
       int kind = opts.optimizer.kind == OptimizerSettings::Kind::Adam ? 1 : 0;
-      for (int k = 0; k < opts.optimizer.numStates(); ++k)
-        stateBuf[w][s].push_back(newBuffer(
-            rank, boxBuffer(std::string(kStates[kind][k]) + ":" + name,
-                            BufferRole::OptimizerState, rule, b, name)));
+      for (int k = 0; k < opts.optimizer.numStates(); ++k) {
+        std::string stateName = std::string(kStates[kind][k]) + ":" + name;
+        PlanBuffer st =
+            parted ? partBuffer(stateName, BufferRole::OptimizerState)
+                   : boxBuffer(stateName, BufferRole::OptimizerState, rule, b,
+                               name);
+        st.host = offload;
+        stateBuf[w][s].push_back(newBuffer(rank, std::move(st)));
+      }
     }
   }
 

@@ -75,12 +75,10 @@ std::vector<std::string> StrategyFile::trainingFeatures() const {
 
 std::string unsupportedTrainingFeatures(const StrategyFile &s,
                                         const std::string &consumer) {
-  std::vector<std::string> f = s.trainingFeatures();
-  if (f.empty())
+  // ZeRO, offload and recomputation are lowered (docs/lowering.md).
+  if (!s.pipeline)
     return "";
-  std::string list;
-  for (size_t i = 0; i < f.size(); ++i)
-    list += (i ? (i + 1 == f.size() ? " and " : ", ") : "") + f[i];
+  std::string list = "pipeline parallelism";
   return "the strategy uses " + list + ", which " + consumer +
          " does not execute yet (the simulator and the search model them; "
          "use --emit strategy or summary, or a strategy without them)";

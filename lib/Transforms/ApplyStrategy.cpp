@@ -1,5 +1,6 @@
 //===- ApplyStrategy.cpp - #soap.parallel from a strategy file ------------===//
 #include "soap/Dialect/Soap/SoapOps.h"
+#include "soap/Dialect/Soap/TrainingAttrs.h"
 #include "soap/Graph/Extract.h"
 #include "soap/Strategy/Strategy.h"
 #include "soap/Transforms/Passes.h"
@@ -56,7 +57,24 @@ LogicalResult applyStrategy(func::FuncOp func, const StrategyFile &strategy) {
     if (!attr)
       return failure();
     op.setAttr(SoapDialect::kParallelAttrName, attr);
+    if (config->recompute)
+      op.setAttr(kRecomputeAttrName, UnitAttr::get(ctx));
+    else
+      op.removeAttr(kRecomputeAttrName);
   }
+  // ZeRO and offload, for soap-lower-to-plan (TrainingAttrs.h).
+  SmallVector<NamedAttribute> training;
+  if (strategy.zeroStage > 0)
+    training.emplace_back(StringAttr::get(ctx, kZeroStageKey),
+                          IntegerAttr::get(IntegerType::get(ctx, 64),
+                                           strategy.zeroStage));
+  if (strategy.offloadOptimizer)
+    training.emplace_back(StringAttr::get(ctx, kOffloadOptimizerKey),
+                          UnitAttr::get(ctx));
+  if (training.empty())
+    func->removeAttr(kTrainingAttrName);
+  else
+    func->setAttr(kTrainingAttrName, DictionaryAttr::get(ctx, training));
   return success();
 }
 
@@ -83,8 +101,8 @@ struct ApplyStrategyPass
       module.emitError("strategy file '") << strategyFile << "': " << error;
       return signalPassFailure();
     }
-    // Pipeline stages, ZeRO, offload and recomputation are simulated and
-    // searched but not lowered yet: refuse them rather than drop them.
+    // Pipeline stages are simulated and searched but not lowered yet:
+    // refuse them rather than drop them.
     if (std::string why = unsupportedTrainingFeatures(
             strategy, "the lowering (soap-apply-strategy)");
         !why.empty()) {

@@ -1,6 +1,7 @@
 //===- PlanLowering.cpp - a model with its configs; value shardings -------===//
 #include "soap/Transforms/PlanLowering.h"
 #include "soap/Dialect/Soap/SoapOps.h"
+#include "soap/Dialect/Soap/TrainingAttrs.h"
 #include "soap/Graph/Extract.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -194,6 +195,18 @@ FailureOr<ParallelModel> extractParallelModel(ModuleOp module,
     for (int64_t d : c.deviceIds())
       m.minRanks = std::max(m.minRanks, d + 1);
     m.strategy.configs.push_back(std::move(c));
+    if (op->hasAttr(kRecomputeAttrName)) {
+      m.strategy.training.recompute.resize(m.ops.size(), 0);
+      m.strategy.training.recompute[i] = 1;
+    }
+  }
+  if (auto t = m.func->getAttrOfType<DictionaryAttr>(kTrainingAttrName)) {
+    if (auto z = t.getAs<IntegerAttr>(kZeroStageKey))
+      m.strategy.training.zeroStage = static_cast<int>(z.getInt());
+    Attribute o = t.get(kOffloadOptimizerKey);
+    auto b = dyn_cast_or_null<BoolAttr>(o);
+    m.strategy.training.offloadOptimizer =
+        isa_and_nonnull<UnitAttr>(o) || (b && b.getValue());
   }
   for (size_t i = 0; i < m.ops.size(); ++i) {
     Expected<ShardGrid> grid = resolveShardGrid(

@@ -25,8 +25,12 @@
 
 namespace soap {
 
-/// The current plan format version; readers accept exactly this one.
-inline constexpr int kPlanFormatVersion = 1;
+/// The current plan format version. Version 2 adds ZeRO parts
+/// (PlanBuffer::part) and host placement (PlanBuffer::host,
+/// PlanTask::host: optimizer offload); a plan that uses neither is written
+/// as version 1, which older readers accept. Readers accept 1 and 2.
+inline constexpr int kPlanFormatVersion = 2;
+inline constexpr int kPlanFormatVersionPlain = 1;
 
 /// What a buffer holds, which says who fills it and when.
 enum class BufferRole {
@@ -43,6 +47,20 @@ enum class BufferRole {
 const char *toString(BufferRole role);
 std::optional<BufferRole> parseBufferRole(std::string_view name);
 
+/// A ZeRO part (format version 2): the buffer holds the rows
+/// [index * R, index * R + R) of its weight shard's box, R = shape[0], the
+/// box being cut along its first axis into `count` parts of R rows, the last
+/// padded. Only its first `rows` rows are elements of the tensor (at
+/// `offset`); the others are padding, zero.
+struct PlanPart {
+  int64_t index = 0;
+  int64_t count = 1;
+  int64_t rows = 0;
+  bool operator==(const PlanPart &o) const {
+    return index == o.index && count == o.count && rows == o.rows;
+  }
+};
+
 /// One buffer of one rank: a dense row-major array of `shape`.
 struct PlanBuffer {
   int id = -1;              ///< unique within its rank; tasks refer to it
@@ -58,8 +76,16 @@ struct PlanBuffer {
   /// empty when the buffer is not a box of a logical tensor).
   std::vector<int64_t> globalShape;
   std::vector<int64_t> offset;
+  /// A ZeRO part of a weight shard (its weight or optimizer states).
+  std::optional<PlanPart> part;
+  /// Lives in host memory (optimizer offload): a device backend keeps it
+  /// there (pinned) and runs the tasks that update it on the host.
+  bool host = false;
 
   int64_t numElements() const;
+  /// The shape of the tensor's elements it holds: `shape`, less a part's
+  /// padding rows. They are a row-major prefix of the buffer.
+  std::vector<int64_t> tensorShape() const;
   int64_t bytes() const { return numElements() * byteWidth(dtype); }
 };
 
@@ -161,6 +187,9 @@ struct PlanTask {
   /// one collective): tasks with the same transfer id on a rank may run
   /// concurrently (non-blocking send/recv, then wait for all).
   int64_t transfer = -1;
+  /// Update kernels: runs on the host, on host buffers (optimizer offload;
+  /// format version 2).
+  bool host = false;
 };
 
 /// Typed reads of a task's operands and attributes, for the backends' kernel
@@ -280,7 +309,8 @@ struct PlanOutput {
 };
 
 struct Plan {
-  int version = kPlanFormatVersion;
+  /// As read; writePlanJson writes the lowest version that holds the plan.
+  int version = kPlanFormatVersionPlain;
   std::string modelName;
   std::string modelFingerprint;
   int numRanks = 0;
@@ -299,6 +329,8 @@ struct Plan {
 
   /// The communicator with this id, or nullptr.
   const Communicator *findCommunicator(int id) const;
+  /// 2 when a buffer or task uses a version-2 field, else 1.
+  int requiredVersion() const;
 };
 
 //===----------------------------------------------------------------------===//

@@ -141,9 +141,9 @@ std::vector<std::string> validateStrategy(const StrategyFile &strategy,
                                           int64_t nodes, int64_t devicesPerNode,
                                           const std::string &machineFingerprint);
 
-/// The message a consumer that cannot execute version-2 features (the plan
-/// lowering, today) gives for this strategy: "" when it uses none, else one
-/// naming them.
+/// The message a consumer that cannot execute pipeline parallelism (the
+/// plan lowering, today; it executes ZeRO, offload and recomputation) gives
+/// for this strategy: "" when it uses none, else one naming it.
 std::string unsupportedTrainingFeatures(const StrategyFile &strategy,
                                         const std::string &consumer);
 

@@ -2,6 +2,7 @@
 #include "soap/Dialect/Soap/SoapDialect.h"
 #include "soap/Dialect/Soap/SoapAttributes.h"
 #include "soap/Dialect/Soap/SoapOps.h"
+#include "soap/Dialect/Soap/TrainingAttrs.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -46,7 +47,8 @@ static LogicalResult verifyNameOrUnknown(Operation *op, NamedAttribute attr,
                             << attr.getName().getValue() << "' (known: '"
                             << known << "'";
   if (parallelAllowed)
-    diag << ", '" << SoapDialect::kParallelAttrName << "'";
+    diag << ", '" << SoapDialect::kParallelAttrName << "', '"
+         << kRecomputeAttrName << "', '" << kTrainingAttrName << "'";
   return diag << ")";
 }
 
@@ -62,8 +64,44 @@ LogicalResult SoapDialect::verifyRegionResultAttribute(Operation *op, unsigned,
   return verifyNameOrUnknown(op, attr, /*parallelAllowed=*/false);
 }
 
+/// The training options (TrainingAttrs.h): `soap.recompute` on a compute
+/// op, `soap.training` on a function.
+static LogicalResult verifyTrainingAttr(Operation *op, NamedAttribute attr) {
+  if (attr.getName() == kRecomputeAttrName) {
+    if (!isa<UnitAttr>(attr.getValue()))
+      return op->emitError("'") << kRecomputeAttrName << "' must be a unit attribute";
+    if (!isa<ParallelizableOpInterface>(op))
+      return op->emitError("'")
+             << kRecomputeAttrName << "' is only allowed on soap compute ops";
+    return success();
+  }
+  auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
+  if (!dict)
+    return op->emitError("'") << kTrainingAttrName << "' must be a dictionary";
+  for (NamedAttribute e : dict) {
+    if (e.getName() == kZeroStageKey) {
+      auto z = dyn_cast<IntegerAttr>(e.getValue());
+      if (!z || z.getInt() < 0 || z.getInt() > 3)
+        return op->emitError("'")
+               << kTrainingAttrName << "': zero_stage must be 0, 1, 2 or 3";
+    } else if (e.getName() == kOffloadOptimizerKey) {
+      if (!isa<UnitAttr, BoolAttr>(e.getValue()))
+        return op->emitError("'")
+               << kTrainingAttrName << "': offload_optimizer must be a unit";
+    } else {
+      return op->emitError("'") << kTrainingAttrName << "': unknown entry '"
+                                << e.getName().getValue()
+                                << "' (zero_stage, offload_optimizer)";
+    }
+  }
+  return success();
+}
+
 LogicalResult SoapDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attr) {
+  if (attr.getName() == kRecomputeAttrName ||
+      attr.getName() == kTrainingAttrName)
+    return verifyTrainingAttr(op, attr);
   if (failed(verifyNameOrUnknown(op, attr, /*parallelAllowed=*/true)))
     return failure();
   if (attr.getName() == kNameAttrName)

@@ -15,6 +15,7 @@
 #include "soap/Runtime/Cuda/CudaBackend.h"
 
 #include "Kernels.h"
+#include "soap/Runtime/Cpu/Optimizer.h"
 #include "soap/Runtime/Transport.h"
 
 #include <cublas_v2.h>
@@ -228,11 +229,23 @@ public:
 private:
   std::string bindUpdate(const PlanTask &t, const KernelSettings &s,
                          Thunk &out);
+  std::string bindHostUpdate(const PlanTask &t, const KernelSettings &s,
+                             float *p, const float *g, int64_t n, Thunk &out);
 
   CudaBackendOptions options;
   std::function<BufferRef(int)> host;
   Ctx ctx;
   void *arena = nullptr;
+  /// Pinned host memory: host buffers (optimizer offload) and the staging
+  /// of the host updates.
+  std::vector<void *> pinned;
+  void *pinnedAlloc(size_t bytes) {
+    void *p = nullptr;
+    if (cudaMallocHost(&p, std::max<size_t>(bytes, 16)) != cudaSuccess)
+      return nullptr;
+    pinned.push_back(p);
+    return p;
+  }
   std::map<int, BufferRef> devices;
   std::map<int, BufferRef> hosts;
   std::vector<void *> scratches;
@@ -257,6 +270,8 @@ CudaBackend::~CudaBackend() {
   cudaFree(ctx.bf[0]);
   cudaFree(ctx.bf[1]);
   cudaFree(arena);
+  for (void *p : pinned)
+    cudaFreeHost(p);
   if (ctx.stream)
     cudaStreamDestroy(ctx.stream);
 }
@@ -311,6 +326,8 @@ std::string CudaBackend::allocate(const std::vector<BufferRef> &all) {
   std::vector<size_t> at;
   for (const BufferRef &b : all) {
     at.push_back(total);
+    if (b.meta->host) // in pinned host memory, below
+      continue;
     total += (static_cast<size_t>(std::max<int64_t>(b.meta->bytes(), 1)) + 255) &
              ~size_t(255);
   }
@@ -320,7 +337,12 @@ std::string CudaBackend::allocate(const std::vector<BufferRef> &all) {
            " bytes of buffers on device " + std::to_string(ctx.device) + ": " +
            cudaGetErrorString(e);
   for (size_t i = 0; i < all.size(); ++i) {
-    devices[all[i].meta->id] = {all[i].meta, static_cast<char *>(arena) + at[i]};
+    void *p = static_cast<char *>(arena) + at[i];
+    if (all[i].meta->host &&
+        !(p = pinnedAlloc(static_cast<size_t>(all[i].meta->bytes()))))
+      return "cannot allocate " + std::to_string(all[i].meta->bytes()) +
+             " bytes of pinned host memory for '" + all[i].meta->name + "'";
+    devices[all[i].meta->id] = {all[i].meta, p};
     hosts[all[i].meta->id] = all[i];
   }
   return "";
@@ -331,6 +353,11 @@ std::string CudaBackend::toDevice(int id) {
   if (d == devices.end() || h == hosts.end())
     return "unknown buffer " + std::to_string(id);
   ctx.enter();
+  if (h->second.meta->host) { // pinned host memory: a host copy
+    std::memcpy(d->second.data, h->second.data,
+                static_cast<size_t>(h->second.meta->bytes()));
+    return "";
+  }
   cudaError_t e = cudaMemcpyAsync(d->second.data, h->second.data,
                                   static_cast<size_t>(h->second.meta->bytes()),
                                   cudaMemcpyHostToDevice, ctx.stream);
@@ -345,6 +372,12 @@ std::string CudaBackend::toHost(int id) {
   if (d == devices.end() || h == hosts.end())
     return "unknown buffer " + std::to_string(id);
   ctx.enter();
+  if (h->second.meta->host) {
+    std::string e = synchronize(); // a host update may still be queued
+    std::memcpy(h->second.data, d->second.data,
+                static_cast<size_t>(h->second.meta->bytes()));
+    return e;
+  }
   cudaError_t e = cudaMemcpyAsync(h->second.data, d->second.data,
                                   static_cast<size_t>(h->second.meta->bytes()),
                                   cudaMemcpyDeviceToHost, ctx.stream);
@@ -505,6 +538,8 @@ std::string CudaBackend::bindUpdate(const PlanTask &t, const KernelSettings &s,
   int64_t n = b.numel(b.in(0));
   const OptimizerSettings &o = s.optimizer;
   Ctx *c = &ctx;
+  if (t.host)
+    return bindHostUpdate(t, s, p, g, n, out);
   if (o.kind == OptimizerSettings::Kind::Sgd) {
     float *m = o.momentum != 0 ? b.f(b.in(2)) : nullptr;
     if (o.momentum != 0 && !m)
@@ -538,6 +573,52 @@ std::string CudaBackend::bindUpdate(const PlanTask &t, const KernelSettings &s,
                      o.decoupled, static_cast<float>(1.0 - o.lr * o.weightDecay),
                      c->stream),
              "adam");
+  };
+  return b.problem;
+}
+
+std::string CudaBackend::bindHostUpdate(const PlanTask &t,
+                                        const KernelSettings &s, float *p,
+                                        const float *g, int64_t n,
+                                        Thunk &out) {
+  // Optimizer offload (ZeRO-Offload): the states stay in pinned host
+  // memory; the gradient comes down, the CPU optimizer updates a host copy of
+  // the weight, which goes back up.
+  Binder b{{t}, *this, {}};
+  const OptimizerSettings &o = s.optimizer;
+  const int states = o.numStates();
+  float *st[2] = {nullptr, nullptr};
+  for (int k = 0; k < states; ++k) {
+    st[k] = b.f(b.in(2 + k));
+    BufferRef r = b.ref(b.in(2 + k));
+    if (!st[k] || !r.meta || !r.meta->host)
+      return b.problem.empty() ? "a host update needs its optimizer states in "
+                                 "host memory"
+                               : b.problem;
+  }
+  const size_t bytes = static_cast<size_t>(n) * sizeof(float);
+  float *hp = static_cast<float *>(pinnedAlloc(bytes));
+  float *hg = static_cast<float *>(pinnedAlloc(bytes));
+  if (!hp || !hg)
+    return "cannot allocate pinned host memory for a host update";
+  Ctx *c = &ctx;
+  cpu::SgdOptions so{o.lr, o.momentum, o.dampening, o.weightDecay, o.nesterov};
+  cpu::AdamOptions ao{o.lr, o.beta1, o.beta2, o.eps, o.weightDecay,
+                      o.decoupled};
+  const bool adam = o.kind == OptimizerSettings::Kind::Adam;
+  out = [=](int64_t step) {
+    c->enter();
+    c->check(cudaMemcpyAsync(hg, g, bytes, cudaMemcpyDeviceToHost, c->stream),
+             "host update: gradient down");
+    c->check(cudaMemcpyAsync(hp, p, bytes, cudaMemcpyDeviceToHost, c->stream),
+             "host update: weight down");
+    c->check(cudaStreamSynchronize(c->stream), "host update");
+    if (adam)
+      cpu::adamStep(hp, hg, st[0], st[1], n, step, ao);
+    else
+      cpu::sgdStep(hp, hg, st[0], n, so, step == 1);
+    c->check(cudaMemcpyAsync(p, hp, bytes, cudaMemcpyHostToDevice, c->stream),
+             "host update: weight up");
   };
   return b.problem;
 }

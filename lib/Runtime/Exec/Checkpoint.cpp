@@ -122,12 +122,21 @@ std::string readFile(const std::string &path, std::string &out) {
   return "";
 }
 
+/// What a buffer holds of its tensor: a ZeRO part's padding rows are not
+/// saved (they are a suffix of the buffer, after its tensor rows).
+int64_t tensorBytes(const PlanBuffer &b) {
+  int64_t n = byteWidth(b.dtype);
+  for (int64_t d : b.tensorShape())
+    n *= d;
+  return n;
+}
+
 json boxJson(const PlanBuffer &b) {
   return json{{"name", b.name},
               {"role", toString(b.role)},
               {"tensor", b.tensor},
               {"dtype", toString(b.dtype)},
-              {"shape", b.shape},
+              {"shape", b.tensorShape()},
               {"offset", b.offset},
               {"global_shape", b.globalShape}};
 }
@@ -180,10 +189,10 @@ std::string saveCheckpoint(RankExecutor &ex, const std::string &dir,
       continue;
     json j = boxJson(b);
     j["at"] = at;
-    j["bytes"] = b.bytes();
+    j["bytes"] = tensorBytes(b);
     entries.push_back(std::move(j));
     saved.push_back(&b);
-    at += (static_cast<uint64_t>(b.bytes()) + 63) & ~uint64_t(63);
+    at += (static_cast<uint64_t>(tensorBytes(b)) + 63) & ~uint64_t(63);
   }
   std::string header =
       json{{"format", "soap-checkpoint-shard"},
@@ -205,7 +214,7 @@ std::string saveCheckpoint(RankExecutor &ex, const std::string &dir,
   uint64_t total = prefix.size();
   for (const PlanBuffer *b : saved) {
     const char *p = static_cast<const char *>(ex.data(b->id));
-    size_t n = static_cast<size_t>(b->bytes());
+    size_t n = static_cast<size_t>(tensorBytes(*b));
     size_t pad = ((n + 63) & ~size_t(63)) - n;
     parts.push_back({p, n});
     sum = checksum(p, n, sum);
@@ -385,8 +394,12 @@ std::string loadCheckpoint(RankExecutor &ex, const std::string &dir,
     if (!persistent(b.role))
       continue;
     const size_t rank = b.shape.size();
+    // A ZeRO part restores its tensor rows only (a row-major prefix).
+    const std::vector<int64_t> held = b.tensorShape();
+    int64_t left = 1;
+    for (int64_t d : held)
+      left *= d;
     std::vector<char> covered(static_cast<size_t>(b.numElements()), 0);
-    int64_t left = b.numElements();
     std::vector<int64_t> mo = b.offset;
     if (mo.size() != rank)
       mo.assign(rank, 0);
@@ -410,7 +423,7 @@ std::string loadCheckpoint(RankExecutor &ex, const std::string &dir,
         bool empty = false;
         for (size_t a = 0; a < rank; ++a) {
           int64_t lo = std::max(eo[a], mo[a]);
-          int64_t hi = std::min(eo[a] + es[a], mo[a] + b.shape[a]);
+          int64_t hi = std::min(eo[a] + es[a], mo[a] + held[a]);
           if (hi <= lo)
             empty = true;
           src.offset.push_back(lo - eo[a]);

@@ -156,12 +156,14 @@ void forEachRow(const std::vector<int64_t> &shape,
 
 void fillBox(const PlanBuffer &b, void *data,
              const std::function<double(int64_t)> &value) {
+  // A ZeRO part's padding rows (after its tensor rows) stay as they are.
+  const std::vector<int64_t> shape = b.tensorShape();
   std::vector<int64_t> globalShape = b.globalShape, offset = b.offset;
-  if (globalShape.size() != b.shape.size()) {
-    globalShape = b.shape;
-    offset.assign(b.shape.size(), 0);
+  if (globalShape.size() != shape.size()) {
+    globalShape = shape;
+    offset.assign(shape.size(), 0);
   }
-  forEachRow(b.shape, globalShape, offset,
+  forEachRow(shape, globalShape, offset,
              [&](int64_t local, int64_t global, int64_t len) {
                for (int64_t k = 0; k < len; ++k) {
                  double v = value(global + k);

@@ -854,7 +854,7 @@ std::string RankExecutor::gatherWeights(
     for (int64_t d : w->second->shape)
       n *= d;
     global.resize(static_cast<size_t>(n));
-    forEachRow(b.shape, b.globalShape, b.offset,
+    forEachRow(b.tensorShape(), b.globalShape, b.offset,
                [&](int64_t local, int64_t g, int64_t len) {
                  std::memcpy(global.data() + g, piece.data.data() + local,
                              static_cast<size_t>(len) * sizeof(float));

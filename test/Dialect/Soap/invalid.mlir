@@ -1056,8 +1056,37 @@ func.func @name_not_string(%x: tensor<8xf32>) {
 // -----
 
 func.func @unknown_soap_attribute(%x: tensor<8xf32>) {
-  // expected-error @+1 {{unknown soap attribute 'soap.strategy' (known: 'soap.name', 'soap.parallel')}}
+  // expected-error @+1 {{unknown soap attribute 'soap.strategy' (known: 'soap.name', 'soap.parallel', 'soap.recompute', 'soap.training')}}
   %0 = soap.relu %x {soap.strategy = 1 : i64} : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @recompute_not_unit(%x: tensor<8xf32>) {
+  // expected-error @+1 {{'soap.recompute' must be a unit attribute}}
+  %0 = soap.relu %x {soap.recompute = 1 : i64} : tensor<8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'soap.recompute' is only allowed on soap compute ops}}
+func.func @recompute_on_func() attributes {soap.recompute} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'soap.training': zero_stage must be 0, 1, 2 or 3}}
+func.func @training_zero_stage() attributes {soap.training = {zero_stage = 4 : i64}} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'soap.training': unknown entry 'micro_batches' (zero_stage, offload_optimizer)}}
+func.func @training_unknown() attributes {soap.training = {micro_batches = 4 : i64}} {
   return
 }
 

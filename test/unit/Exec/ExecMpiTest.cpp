@@ -12,6 +12,7 @@
 
 #include "soap/Runtime/Cpu/Blas.h"
 #include "soap/Runtime/Data.h"
+#include "soap/Search/Baselines.h"
 
 #include <gtest/gtest.h>
 
@@ -135,6 +136,45 @@ TEST_F(ExecMpiTest, GptRandomStrategies) {
                  {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"},
                   {"seq", "8"}, {"vocab", "64"}, {"batch", "4"}}),
         {});
+}
+
+TEST_F(ExecMpiTest, GptZeroOffloadRecompute) {
+  // Issue 8 on MPI processes: ZeRO-3 with offload and every op recomputed,
+  // data-parallel on 2 ranks and Megatron-style on 4.
+  Model m = zooModel(context, "gpt",
+                     {{"layers", "1"}, {"hidden", "16"}, {"heads", "4"},
+                      {"seq", "8"}, {"vocab", "64"}, {"batch", "4"}});
+  ASSERT_EQ(m.error, "");
+  Expected<Plan> one =
+      buildPlan(m.graph, singleDeviceStrategy(m.graph), 1, m.options);
+  ASSERT_TRUE(one) << one.error();
+  RunResult ref = runSession(*one, 3);
+  ASSERT_EQ(ref.error, "");
+  for (int64_t ranks : {2, 4}) {
+    SCOPED_TRACE(ranks);
+    BaselineOptions bo;
+    bo.devicesPerNode = ranks;
+    Expected<Strategy> s = ranks == 2 ? Expected<Strategy>(dataParallelStrategy(
+                                            m.graph, ranks))
+                                      : makeBaseline("megatron", m.graph, bo);
+    ASSERT_TRUE(s) << s.error();
+    s->training.zeroStage = 3;
+    s->training.offloadOptimizer = true;
+    s->training.recompute.assign(m.graph.ops.size(), 1);
+    Expected<Plan> p = buildPlan(m.graph, *s, ranks, m.options);
+    ASSERT_TRUE(p) << p.error();
+    RunResult r = mpiRun(*p, 3, "zero" + std::to_string(ranks), "");
+    ASSERT_EQ(r.error, "");
+    ASSERT_EQ(r.losses.size(), 3u);
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_LE(std::abs(r.losses[i] - ref.losses[i]) / std::abs(ref.losses[i]),
+                1e-5)
+          << "step " << i + 1;
+    for (const auto &[name, w] : ref.weights) {
+      auto [err, scale] = errorAndScale(r.weights[name], w);
+      EXPECT_LE(err, kRelative * scale + kAbsolute) << name;
+    }
+  }
 }
 
 TEST_F(ExecMpiTest, CnnRandomStrategies) {

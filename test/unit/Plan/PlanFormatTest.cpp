@@ -118,6 +118,55 @@ TEST(PlanFormat, ErrorsNameTheJsonPath) {
   EXPECT_NE(error.find("not valid JSON"), std::string::npos);
 }
 
+TEST(PlanFormat, VersionTwoFieldsRoundTripAndAreRefusedInVersionOne) {
+  Plan p = tinyPlan();
+  EXPECT_NE(writePlanJson(p).find("\"version\":1"), std::string::npos);
+  // A ZeRO part of 3 rows of which 1 holds the tensor, in host memory, and
+  // a host update.
+  PlanBuffer part;
+  part.id = 2;
+  part.name = "adam_m:w";
+  part.role = BufferRole::OptimizerState;
+  part.shape = {3, 4};
+  part.tensor = "w";
+  part.globalShape = {4, 4};
+  part.offset = {3, 0};
+  part.part = PlanPart{1, 2, 1};
+  part.host = true;
+  p.ranks[0].buffers.push_back(part);
+  p.ranks[0].tasks[0].host = true;
+  EXPECT_TRUE(validatePlan(p).empty()) << validatePlan(p).front();
+  EXPECT_EQ(part.tensorShape(), (std::vector<int64_t>{1, 4}));
+  std::string text = writePlanJson(p);
+  EXPECT_NE(text.find("\"version\":2"), std::string::npos);
+  EXPECT_NE(text.find("\"part\":{\"index\":1,\"count\":2,\"rows\":1}"),
+            std::string::npos)
+      << text;
+  Plan q;
+  std::string error;
+  ASSERT_TRUE(parsePlanJson(text, q, error)) << error;
+  ASSERT_TRUE(q.ranks[0].buffers[2].part);
+  EXPECT_EQ(*q.ranks[0].buffers[2].part, (PlanPart{1, 2, 1}));
+  EXPECT_TRUE(q.ranks[0].buffers[2].host);
+  EXPECT_TRUE(q.ranks[0].tasks[0].host);
+  EXPECT_EQ(writePlanJson(q), text);
+
+  std::string v1 = text;
+  v1.replace(v1.find("\"version\":2"), 11, "\"version\":1");
+  EXPECT_FALSE(parsePlanJson(v1, q, error));
+  EXPECT_EQ(error, "$.ranks[0].buffers[2].part: is a version-2 field in a "
+                   "version-1 plan");
+
+  // Rows beyond the buffer are refused.
+  p.ranks[0].buffers[2].part->rows = 4;
+  auto problems = validatePlan(p);
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("$.ranks[0].buffers[2].part: index 1 of 2 with 4 "
+                             "rows does not fit"),
+            std::string::npos)
+      << problems[0];
+}
+
 TEST(PlanFormat, ValidationFindsUnmatchedAndDeadlocks) {
   {
     Plan p = tinyPlan();

@@ -147,7 +147,9 @@ void checkInvariants(const OpGraph &g, const Strategy &strategy, int64_t ranks,
   int64_t fwdFlops = 0, bwdFlops = 0;
   for (const RankPlan &r : plan.ranks) {
     for (const PlanTask &t : r.tasks) {
-      if (t.type != TaskType::Kernel || t.phase == Phase::Update)
+      // Recomputed forwards are checked by checkTraining.
+      if (t.type != TaskType::Kernel || t.phase == Phase::Update ||
+          t.stage == "recompute")
         continue;
       (t.phase == Phase::Forward ? fwdFlops : bwdFlops) += t.flops;
       bool main = t.part.empty() || t.part == "normalize" || t.part == "input";
@@ -220,6 +222,12 @@ void checkInvariants(const OpGraph &g, const Strategy &strategy, int64_t ranks,
     for (const PlanTask &t : r.tasks) {
       if (t.type == TaskType::Kernel)
         kernelOutputs.insert(t.outputs.begin(), t.outputs.end());
+      // ZeRO's all-gathers (and ZeRO-3's copies of their padded rows,
+      // before the forward and again before the backward) fill boxes whole.
+      if ((t.type == TaskType::Collective &&
+           t.collective == CollectiveKind::AllGather) ||
+          t.stage == "weight-gather")
+        kernelOutputs.insert(t.buffer);
       if ((t.type == TaskType::Recv || t.type == TaskType::Copy) &&
           !t.accumulate)
         writes[t.buffer].push_back(t.region);
@@ -254,8 +262,11 @@ void checkInvariants(const OpGraph &g, const Strategy &strategy, int64_t ranks,
         continue;
       const PlanBuffer *p = r.findBuffer(t.inputs[0]);
       ASSERT_TRUE(p);
-      updates[p->tensor][{p->offset, p->shape}].emplace_back(r.rank,
-                                                            t.inputs[1]);
+      // A ZeRO part updates its tensor rows (an empty last part none).
+      std::vector<int64_t> held = p->tensorShape();
+      if (std::find(held.begin(), held.end(), 0) != held.end())
+        continue;
+      updates[p->tensor][{p->offset, held}].emplace_back(r.rank, t.inputs[1]);
     }
   std::set<std::string> trained;
   for (size_t i = 0; i < g.ops.size(); ++i)
@@ -429,6 +440,167 @@ TEST_F(PlannerTest, ZooSearchedStrategies) {
 }
 
 //===----------------------------------------------------------------------===//
+// ZeRO, optimizer offload and activation recomputation
+//===----------------------------------------------------------------------===//
+
+/// What the training options add, against `plain`: the plan of the same
+/// configs without them.
+void checkTraining(const OpGraph &g, const TrainingConfig &t, const Plan &plan,
+                   const Plan &plain) {
+  const bool v2 = std::string(writePlanJson(plan)).find("\"version\":2") !=
+                  std::string::npos;
+  // Replicas of each plain buffer (name, offset, shape) over the ranks.
+  std::map<std::tuple<std::string, std::vector<int64_t>, std::vector<int64_t>>,
+           int>
+      replicas;
+  for (const RankPlan &r : plain.ranks)
+    for (const PlanBuffer &b : r.buffers)
+      ++replicas[{b.name, b.offset, b.shape}];
+  bool anyPart = false, anyHost = false;
+  for (const RankPlan &r : plan.ranks) {
+    int64_t stateBytes = 0, plainStateBytes = 0;
+    for (const PlanBuffer &b : plain.ranks[r.rank].buffers)
+      if (b.role == BufferRole::OptimizerState)
+        plainStateBytes += b.bytes();
+    for (const PlanBuffer &b : r.buffers) {
+      anyPart |= b.part.has_value();
+      anyHost |= b.host;
+      if (b.role == BufferRole::OptimizerState) {
+        stateBytes += b.bytes();
+        EXPECT_EQ(b.host, t.offloadOptimizer) << b.name;
+        // The plain box this rank held, and its replicas: ZeRO divides the
+        // state by their count k (rows rounded up), the parts tile it.
+        const PlanBuffer *whole = nullptr;
+        for (const PlanBuffer &o : plain.ranks[r.rank].buffers)
+          if (o.name == b.name)
+            whole = &o;
+        ASSERT_TRUE(whole) << b.name;
+        int k = replicas[{whole->name, whole->offset, whole->shape}];
+        if (t.zeroStage == 0 || k == 1) {
+          EXPECT_FALSE(b.part) << b.name;
+          EXPECT_EQ(b.shape, whole->shape) << b.name;
+          continue;
+        }
+        ASSERT_TRUE(b.part) << b.name << " is not partitioned over " << k;
+        EXPECT_EQ(b.part->count, k) << b.name;
+        std::vector<int64_t> want = whole->shape;
+        want[0] = (want[0] + k - 1) / k;
+        EXPECT_EQ(b.shape, want) << b.name;
+        EXPECT_EQ(b.part->rows,
+                  std::clamp<int64_t>(whole->shape[0] - b.part->index * want[0],
+                                      0, want[0]))
+            << b.name;
+      }
+      if (t.zeroStage >= 3 && b.role == BufferRole::Weight) {
+        // The weight itself persists only as its part.
+        int k = replicas[{b.name, b.offset, b.shape}];
+        EXPECT_TRUE(b.part || k == 1) << b.name;
+      }
+    }
+    if (t.zeroStage > 0)
+      EXPECT_LE(stateBytes, plainStateBytes) << "rank " << r.rank;
+    else
+      EXPECT_EQ(stateBytes, plainStateBytes) << "rank " << r.rank;
+  }
+  EXPECT_EQ(v2, anyPart || anyHost);
+
+  for (const RankPlan &r : plan.ranks) {
+    std::map<std::string, int> firstRecompute, firstBackward;
+    for (size_t k = 0; k < r.tasks.size(); ++k) {
+      const PlanTask &x = r.tasks[k];
+      if (x.type == TaskType::Kernel && x.phase == Phase::Update)
+        EXPECT_EQ(x.host, t.offloadOptimizer) << x.op;
+      if (x.type == TaskType::Kernel && x.stage == "recompute") {
+        EXPECT_EQ(x.phase, Phase::Forward) << x.op;
+        firstRecompute.emplace(x.op, static_cast<int>(k));
+        if (x.kind == "batch_norm" && x.part == "normalize")
+          EXPECT_EQ(x.outputs.at(2), -1) << x.op << ": running statistics "
+                                                   "updated twice";
+      }
+      if (x.type == TaskType::Kernel && x.stage == "backward")
+        firstBackward.emplace(x.op, static_cast<int>(k));
+      // Stage >= 2 reduce-scatters the gradients of partitioned weights.
+      if (t.zeroStage >= 2 && x.type == TaskType::Collective &&
+          x.collective == CollectiveKind::AllReduce) {
+        const PlanBuffer *b = r.findBuffer(x.buffer);
+        ASSERT_TRUE(b);
+        if (b->role == BufferRole::Gradient)
+          for (const PlanBuffer &o : r.buffers)
+            EXPECT_FALSE(o.part && o.role == BufferRole::Gradient &&
+                         o.tensor == b->tensor && b->name == "grad:" + b->tensor)
+                << b->name << " is all-reduced under ZeRO stage 2";
+      }
+    }
+    // Every recomputed op with a backward on this rank re-runs its forward
+    // before its backward.
+    for (const auto &[op, k] : firstBackward) {
+      int i = g.findOp(op);
+      ASSERT_GE(i, 0);
+      bool flagged = !t.recompute.empty() && t.recompute[i];
+      auto it = firstRecompute.find(op);
+      EXPECT_EQ(it != firstRecompute.end(), flagged) << op;
+      if (it != firstRecompute.end())
+        EXPECT_LT(it->second, k) << op << " recomputed after its backward";
+    }
+  }
+}
+
+TEST_F(PlannerTest, ZooZeroOffloadRecompute) {
+  int plans = 0;
+  for (const ZooCase &c : zooCases()) {
+    SCOPED_TRACE(c.model);
+    OpGraph g = graphOf(c);
+    ASSERT_FALSE(g.ops.empty());
+    const int64_t ranks = 4;
+    std::vector<std::pair<std::string, Strategy>> configs;
+    configs.emplace_back("data-parallel", dataParallelStrategy(g, ranks));
+    BaselineOptions bo;
+    bo.devicesPerNode = ranks;
+    if (Expected<Strategy> m = makeBaseline("megatron", g, bo))
+      configs.emplace_back("megatron", *m);
+    std::mt19937 rng(4242);
+    configs.emplace_back("random", randomStrategy(g, ranks, rng));
+    std::vector<char> every(g.ops.size(), 1);
+    struct Variant {
+      const char *name;
+      int zero;
+      bool offload;
+      bool recompute;
+    } variants[] = {{"zero 1", 1, false, false}, {"zero 2", 2, false, false},
+                    {"zero 3", 3, false, false}, {"offload", 0, true, false},
+                    {"recompute", 0, false, true},
+                    {"zero 3 + offload + recompute", 3, true, true}};
+    PlanOptions po;
+    po.optimizer.kind = OptimizerSettings::Kind::Adam; // two states per weight
+    for (const auto &[what, base] : configs) {
+      Expected<Plan> plain = buildPlan(g, base, ranks, po);
+      ASSERT_TRUE(plain) << plain.error();
+      for (const Variant &v : variants) {
+        // Random strategies' plans are the slowest to check: three
+        // variants (stage 1's copies and gathers, recomputation, stage 3
+        // with everything).
+        if (what == "random" && v.zero != 1 && !v.recompute)
+          continue;
+        SCOPED_TRACE(what + " " + v.name);
+        Strategy s = base;
+        s.training.zeroStage = v.zero;
+        s.training.offloadOptimizer = v.offload;
+        if (v.recompute)
+          s.training.recompute = every;
+        Expected<Plan> plan = buildPlan(g, s, ranks, po);
+        ASSERT_TRUE(plan) << plan.error();
+        checkInvariants(g, s, ranks, *plan, /*roundTrip=*/what == "random");
+        checkTraining(g, s.training, *plan, *plain);
+        ++plans;
+        if (HasFatalFailure())
+          return;
+      }
+    }
+  }
+  EXPECT_GE(plans, static_cast<int>(zooCases().size()) * 9);
+}
+
+//===----------------------------------------------------------------------===//
 // Refusals
 //===----------------------------------------------------------------------===//
 
@@ -470,6 +642,20 @@ TEST_F(PlannerTest, RefusesWhatItCannotRun) {
   plan = buildPlan(g, s, 1, {}, &failed);
   ASSERT_FALSE(plan);
   EXPECT_EQ(failed, -1);
+
+  // Pipelines (stages or micro-batches) are simulated, not lowered.
+  s = singleDeviceStrategy(g);
+  s.training.microBatches = 2;
+  plan = buildPlan(g, s, 1, {}, &failed);
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().find("pipeline parallelism"), std::string::npos)
+      << plan.error();
+  s.training.microBatches = 1;
+  s.training.zeroStage = 4;
+  plan = buildPlan(g, s, 1, {}, &failed);
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().find("zero stage 4"), std::string::npos)
+      << plan.error();
 }
 
 } // namespace
