@@ -271,7 +271,7 @@ static LogicalResult castTo(Im &im, int32_t to) {
                                       dtypeName(from) + " to " +
                                       dtypeName(to) + "; soap tensors hold " +
                                       "FLOAT, FLOAT16, BFLOAT16, DOUBLE, " +
-                                      "INT32 and INT64");
+                                      "INT32, INT64 and BOOL");
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
@@ -306,25 +306,119 @@ static LogicalResult foldOnly(Im &im, int32_t outDType,
   return im.setOutput(0, foldElementwise(ins, outDType, f, fi));
 }
 
+/// OpTy of the node's inputs `inputs` as output 0. Known inputs become
+/// constants (not weights: these ops have no parameters).
+template <typename OpTy>
+static LogicalResult opOfInputs(Im &im, ArrayRef<int> inputs) {
+  SmallVector<Value> operands;
+  for (int i : inputs) {
+    auto v = im.valueOf(i, WeightRole::Buffer);
+    if (failed(v))
+      return failure();
+    operands.push_back(*v);
+  }
+  auto y = im.create<OpTy>(operands);
+  if (failed(y))
+    return failure();
+  return im.setOutput(0, *y);
+}
+
+/// A comparison or logical op: folded when every input is known, else
+/// `OpTy` on the runtime values (a boolean result). `operandsBool`: the
+/// operands must be booleans (And, Or, Xor), else numbers of one soap type.
+template <typename OpTy>
+static LogicalResult predicate(Im &im, bool operandsBool,
+                               bool (*f)(double, double)) {
+  SmallVector<const ConstTensor *> ins;
+  auto all = foldableInputs(im, ins);
+  if (failed(all))
+    return failure();
+  if (*all) {
+    if (failed(checkBroadcast(im, ins)))
+      return failure();
+    return im.setOutput(
+        0, foldElementwise(
+               ins, kBool,
+               [f](ArrayRef<double> a) { return double(f(a[0], a[1])); },
+               [f](ArrayRef<int64_t> a) {
+                 return int64_t(f(double(a[0]), double(a[1])));
+               }));
+  }
+  for (int i : {0, 1}) {
+    if (operandsBool != (im.inputDType(i) == kBool))
+      return im.nodeError() << "input '" << im.node().input(i) << "' is "
+                            << dtypeName(im.inputDType(i)) << "; expected "
+                            << (operandsBool ? "BOOL" : "numbers");
+    if (failed(im.requireSoapDType(i)))
+      return failure();
+  }
+  if (im.inputDType(0) != im.inputDType(1))
+    return im.nodeError() << "operand element types differ ("
+                          << dtypeName(im.inputDType(0)) << " and "
+                          << dtypeName(im.inputDType(1)) << ")";
+  return opOfInputs<OpTy>(im, {0, 1});
+}
+
+static bool equalF(double a, double b) { return a == b; }
+static bool lessF(double a, double b) { return a < b; }
+static bool lessEqualF(double a, double b) { return a <= b; }
+static bool greaterF(double a, double b) { return a > b; }
+static bool greaterEqualF(double a, double b) { return a >= b; }
+static bool andF(double a, double b) { return a != 0 && b != 0; }
+static bool orF(double a, double b) { return a != 0 || b != 0; }
+static bool xorF(double a, double b) { return (a != 0) != (b != 0); }
+
 static LogicalResult convertEqual(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] == a[1]); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] == a[1]); });
+  // Equal of booleans (opset 11+) is Not(Xor).
+  if (im.inputDType(0) == kBool && !(im.isFoldable(0) && im.isFoldable(1))) {
+    auto a = im.valueOf(0, WeightRole::Buffer);
+    auto b = im.valueOf(1, WeightRole::Buffer);
+    if (failed(a) || failed(b))
+      return failure();
+    auto x = im.create<XorOp>({*a, *b}, {}, "differ");
+    if (failed(x))
+      return failure();
+    auto y = im.create<NotOp>({*x});
+    if (failed(y))
+      return failure();
+    return im.setOutput(0, *y);
+  }
+  return predicate<EqualOp>(im, false, equalF);
 }
 static LogicalResult convertLess(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] < a[1]); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] < a[1]); });
+  return predicate<LessOp>(im, false, lessF);
+}
+static LogicalResult convertLessOrEqual(Im &im) {
+  return predicate<LessEqualOp>(im, false, lessEqualF);
 }
 static LogicalResult convertGreater(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] > a[1]); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] > a[1]); });
+  return predicate<GreaterOp>(im, false, greaterF);
+}
+static LogicalResult convertGreaterOrEqual(Im &im) {
+  return predicate<GreaterEqualOp>(im, false, greaterEqualF);
+}
+static LogicalResult convertAnd(Im &im) {
+  return predicate<AndOp>(im, true, andF);
+}
+static LogicalResult convertOr(Im &im) { return predicate<OrOp>(im, true, orF); }
+static LogicalResult convertXor(Im &im) {
+  return predicate<XorOp>(im, true, xorF);
 }
 static LogicalResult convertNot(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] == 0); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] == 0); });
+  if (im.isFoldable(0)) {
+    auto known = im.knownInput(0);
+    if (failed(known))
+      return failure();
+    return im.setOutput(
+        0, foldElementwise(
+               {*known}, kBool,
+               [](ArrayRef<double> a) { return double(a[0] == 0); },
+               [](ArrayRef<int64_t> a) { return int64_t(a[0] == 0); }));
+  }
+  if (im.inputDType(0) != kBool)
+    return im.nodeError() << "input '" << im.node().input(0) << "' is "
+                          << dtypeName(im.inputDType(0)) << "; expected BOOL";
+  return opOfInputs<NotOp>(im, {0});
 }
 
 /// Where with a known condition and float branches, one of them at run
@@ -1922,8 +2016,6 @@ static LogicalResult convertSoftmax(Im &im) { return softmax(im, false); }
 static LogicalResult convertLogSoftmax(Im &im) { return softmax(im, true); }
 
 static LogicalResult convertDropout(Im &im) {
-  if (failed(im.requireUnusedOutputsFrom(1, "the dropout mask")))
-    return failure();
   double ratio = 0.5;
   if (im.opset() < 12) {
     ratio = im.attrFloat("ratio", 0.5);
@@ -1945,11 +2037,36 @@ static LogicalResult convertDropout(Im &im) {
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
-  auto y = im.create<DropoutOp>({*x}, {im.f64Attr("ratio", ratio),
-                                       im.i64Attr("seed", im.attrInt("seed", 0))});
-  if (failed(y))
+  SmallVector<NamedAttribute> attrs = {
+      im.f64Attr("ratio", ratio), im.i64Attr("seed", im.attrInt("seed", 0))};
+  if (!im.outputUsed(1)) {
+    auto y = im.create<DropoutOp>({*x}, attrs);
+    if (failed(y))
+      return failure();
+    return im.setOutput(0, *y);
+  }
+  // With the mask: the mask (soap.dropout draws the same one) and
+  // y = x * cast(mask) * 1 / (1 - ratio), so that y and the mask agree.
+  auto mask = im.create<DropoutMaskOp>({*x}, attrs, "mask");
+  if (failed(mask))
     return failure();
-  return im.setOutput(0, *y);
+  auto keep = castValue(im, *mask, im.inputDType(0), "keep");
+  if (failed(keep))
+    return failure();
+  auto kept = im.create<MulOp>({*x, *keep}, {}, ratio != 0.0 ? "kept" : "");
+  if (failed(kept))
+    return failure();
+  Value y = *kept;
+  if (ratio != 0.0) {
+    auto scaled = im.create<MulOp>(
+        {*kept, im.scalarConstant(*kept, 1.0 / (1.0 - ratio))});
+    if (failed(scaled))
+      return failure();
+    y = *scaled;
+  }
+  if (failed(im.setOutput(0, y)))
+    return failure();
+  return im.setOutput(1, *mask);
 }
 
 template <typename OpTy>
@@ -2307,10 +2424,6 @@ const llvm::StringMap<Converter> &soap::onnx_import::getConverters() {
       {"Size", convertSize},
       {"Cast", convertCast},
       {"CastLike", convertCastLike},
-      {"Equal", convertEqual},
-      {"Less", convertLess},
-      {"Greater", convertGreater},
-      {"Not", convertNot},
       {"Where", convertWhere},
       {"Range", convertRange},
       {"Expand", convertExpand},
@@ -2340,6 +2453,16 @@ const llvm::StringMap<Converter> &soap::onnx_import::getConverters() {
       {"Neg", convertNeg},
       {"Sqrt", convertSqrt},
       {"Erf", convertErf},
+      // Comparisons and logical ops (boolean results).
+      {"Equal", convertEqual},
+      {"Less", convertLess},
+      {"LessOrEqual", convertLessOrEqual},
+      {"Greater", convertGreater},
+      {"GreaterOrEqual", convertGreaterOrEqual},
+      {"Not", convertNot},
+      {"And", convertAnd},
+      {"Or", convertOr},
+      {"Xor", convertXor},
       // Layers.
       {"MatMul", convertMatMul},
       {"Gemm", convertGemm},
@@ -2365,6 +2488,6 @@ const llvm::StringMap<Converter> &soap::onnx_import::getConverters() {
 bool soap::onnx_import::isFoldOnlyOpType(StringRef opType) {
   return llvm::is_contained(
       ArrayRef<StringRef>{"Constant", "ConstantOfShape", "Shape", "Size",
-                          "Equal", "Less", "Greater", "Not", "Where", "Range"},
+                          "Where", "Range"},
       opType);
 }
