@@ -49,9 +49,10 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
                         "dimension that no --batch/--dim binding fixes"},
       {"fold-only", "an op that soap folds at import time only (Where, "
                     "Range) has runtime inputs"},
-      {"spatial-rank", "Conv, MaxPool or AveragePool with 3 or more spatial "
-                       "dimensions (soap has 2-D windows; 1-D ones are mapped "
-                       "onto them)"},
+      {"spatial-rank", "Conv with 3 or more spatial dimensions, MaxPool or "
+                       "AveragePool with 4 or more (soap has 2-D windows; 1-D "
+                       "ones are mapped onto them, 3-D pooling is two 2-D "
+                       "poolings)"},
       {"pool-padding", "pooling whose padding reaches the kernel's span, or "
                        "ceil_mode with count_include_pad"},
       {"optional-output", "an optional output that soap does not compute is "
