@@ -148,6 +148,68 @@ std::string bindPredicate(Binder &b, predicate::Kind kind, Thunk &out) {
   return b.problem;
 }
 
+/// The forward of a data-movement op (reshape, flatten, transpose, slice,
+/// concat, split) on buffers of element type T (`dtype`: booleans,
+/// indices): a copy through the same views as the f32 kernels take.
+template <class T>
+std::string bindMoveAs(Binder &b, const PlanTask &t, DType dtype, Thunk &out) {
+  using View = TensorView<T>;
+  using ConstView = TensorView<const T>;
+  const std::string &k = t.kind;
+  auto axisOf = [&](int rank) {
+    int64_t a = b.ai("axis", 0);
+    return static_cast<int>(a < 0 ? a + rank : a);
+  };
+  if (k == "reshape" || k == "flatten") {
+    View y = b.typed<T>(b.out(0), dtype);
+    ConstView x = b.typed<const T>(b.in(0), dtype);
+    if (x && y)
+      x = x.reshape(y.shape);
+    out = [=](int64_t) {
+      if (x.data != y.data)
+        copy(x, y);
+    };
+  } else if (k == "transpose") {
+    std::vector<int64_t> perm = b.ais("permutation");
+    ConstView x = b.typed<const T>(b.in(0), dtype);
+    View y = b.typed<T>(b.out(0), dtype);
+    out = [=](int64_t) { copy(x.permute(perm), y); };
+  } else if (k == "slice") {
+    std::vector<int64_t> starts = b.ais("starts"), ends = b.ais("ends"),
+                         steps = b.ais("steps");
+    ConstView x = b.typed<const T>(b.in(0), dtype);
+    View y = b.typed<T>(b.out(0), dtype);
+    out = [=](int64_t) { copy(x.slice(starts, ends, steps), y); };
+  } else if (k == "concat") {
+    std::vector<ConstView> xs;
+    for (int id : t.inputs)
+      xs.push_back(b.typed<const T>(id, dtype));
+    View y = b.typed<T>(b.out(0), dtype);
+    int ax = axisOf(y.rank());
+    out = [=](int64_t) {
+      int64_t at = 0;
+      for (const ConstView &x : xs) {
+        copy(x, y.narrow(ax, at, at + x.dim(ax)));
+        at += x.dim(ax);
+      }
+    };
+  } else { // split
+    std::vector<View> ys;
+    for (int id : t.outputs)
+      ys.push_back(b.typed<T>(id, dtype));
+    ConstView x = b.typed<const T>(b.in(0), dtype);
+    int ax = axisOf(x.rank());
+    out = [=](int64_t) {
+      int64_t at = 0;
+      for (const View &y : ys) {
+        copy(x.narrow(ax, at, at + y.dim(ax)), y);
+        at += y.dim(ax);
+      }
+    };
+  }
+  return b.problem;
+}
+
 /// The dropout mask's place in the logical tensor and its seed (the op's
 /// seed, its salt and the run's seed mixed; soap.dropout and
 /// soap.dropout_mask draw alike).
@@ -539,6 +601,20 @@ std::string bindKernel(const PlanTask &t,
       };
     }
     return done();
+  }
+  const bool isMove = k == "reshape" || k == "flatten" || k == "transpose" ||
+                      k == "slice" || k == "concat" || k == "split";
+  if (isMove && fwd) {
+    // Booleans and indices move with the kernels' element type; only f32
+    // data has gradients (the f32 kernels below).
+    BufferRef y = b.ref(b.out(0));
+    DType dt = y.meta ? y.meta->dtype : DType::F32;
+    if (dt == DType::I1)
+      return bindMoveAs<uint8_t>(b, t, dt, out);
+    if (dt == DType::I32)
+      return bindMoveAs<int32_t>(b, t, dt, out);
+    if (dt == DType::I64)
+      return bindMoveAs<int64_t>(b, t, dt, out);
   }
   if (k == "reshape" || k == "flatten") {
     if (fwd) {
