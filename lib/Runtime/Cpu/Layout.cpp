@@ -8,19 +8,32 @@
 namespace soap::cpu {
 using namespace detail;
 
-void copy(ConstFloatView src, FloatView dst) {
+namespace {
+template <class T> void copyElements(TensorView<const T> src, TensorView<T> dst) {
   assert(src.shape.numel() == dst.shape.numel());
   Layout<2> l(dst.shape, {dst.strides, src.strides});
   l.forRowsParallel([&](const int64_t *off, int64_t len, const int64_t *in) {
-    float *d = dst.data + off[0];
-    const float *s = src.data + off[1];
+    T *d = dst.data + off[0];
+    const T *s = src.data + off[1];
     if (in[0] == 1 && in[1] == 1) {
-      std::memcpy(d, s, len * sizeof(float));
+      std::memcpy(d, s, len * sizeof(T));
       return;
     }
     for (int64_t i = 0; i < len; ++i)
       d[i * in[0]] = s[i * in[1]];
   });
+}
+} // namespace
+
+void copy(ConstFloatView src, FloatView dst) { copyElements(src, dst); }
+void copy(TensorView<const uint8_t> src, TensorView<uint8_t> dst) {
+  copyElements(src, dst);
+}
+void copy(TensorView<const int32_t> src, TensorView<int32_t> dst) {
+  copyElements(src, dst);
+}
+void copy(TensorView<const int64_t> src, TensorView<int64_t> dst) {
+  copyElements(src, dst);
 }
 
 void accumulate(ConstFloatView src, FloatView dst, float alpha) {

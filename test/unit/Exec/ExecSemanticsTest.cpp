@@ -191,6 +191,14 @@ TEST_F(ExecSemanticsTest, Mlp) {
       3);
 }
 
+TEST_F(ExecSemanticsTest, BooleanMasks) {
+  // Comparisons, logical ops, a dropout mask and a boolean constant mask the
+  // hidden layer: i1 buffers resharded between strategies, no backward
+  // through the masks, the same dropout mask on every sharding.
+  model = "masked_mlp";
+  compareAll(fileModel(context, "test/unit/Exec/Inputs/masked_mlp.mlir"), 3);
+}
+
 TEST_F(ExecSemanticsTest, Gpt) {
   zoo("gpt",
       {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},

@@ -43,6 +43,36 @@ TEST(CpuTranspose, ForwardAndBackward) {
   EXPECT_TRUE(gradientMatches(x, dx, loss));
 }
 
+TEST(CpuCopy, BooleansAndIndicesThroughViews) {
+  // The data movement of non-float tensors: copies through permuted and
+  // sliced views, element for element.
+  Shape s{2, 3, 4};
+  std::vector<uint8_t> b(s.numel());
+  std::vector<int64_t> i64(s.numel());
+  for (int64_t i = 0; i < s.numel(); ++i) {
+    b[i] = (i * 7) % 3 == 0;
+    i64[i] = (int64_t(1) << 40) + i;
+  }
+  // Transpose [2, 3, 4] -> [4, 2, 3].
+  Shape t{4, 2, 3};
+  std::vector<uint8_t> bt(s.numel(), 9);
+  copy(TensorView<const uint8_t>(b.data(), s).permute({2, 0, 1}),
+       TensorView<uint8_t>(bt.data(), t));
+  for (int64_t k = 0; k < 4; ++k)
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 3; ++j)
+        ASSERT_EQ(bt[(k * 2 + i) * 3 + j], b[(i * 3 + j) * 4 + k]);
+  // Slice rows 1.., every other column from the back: [1, 3, 2].
+  Shape r{1, 3, 2};
+  std::vector<int64_t> is(r.numel());
+  copy(TensorView<const int64_t>(i64.data(), s).slice({1, 0, 3}, {2, 3, -1},
+                                                       {1, 1, -2}),
+       TensorView<int64_t>(is.data(), r));
+  for (int64_t j = 0; j < 3; ++j)
+    for (int64_t k = 0; k < 2; ++k)
+      ASSERT_EQ(is[j * 2 + k], i64[(1 * 3 + j) * 4 + 3 - 2 * k]);
+}
+
 TEST(CpuConcatSplit, RoundTripOnEveryAxis) {
   for (int64_t axis : {0, 1, 2, -1}) {
     int ax = axis < 0 ? 2 : static_cast<int>(axis);

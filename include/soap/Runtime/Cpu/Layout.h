@@ -16,6 +16,12 @@ namespace soap::cpu {
 
 /// dst = src, element by element; same shapes, any strides.
 void copy(ConstFloatView src, FloatView dst);
+/// The same for the other element types soap moves (booleans as one byte,
+/// int32 and int64 indices): the forward of every data-movement op is this
+/// copy through the views (permute, slice, narrow, reshape) of Tensor.h.
+void copy(TensorView<const uint8_t> src, TensorView<uint8_t> dst);
+void copy(TensorView<const int32_t> src, TensorView<int32_t> dst);
+void copy(TensorView<const int64_t> src, TensorView<int64_t> dst);
 /// dst += alpha * src, element by element; same shapes, any strides.
 void accumulate(ConstFloatView src, FloatView dst, float alpha = 1.0f);
 /// Zeroes a view (gradient buffers before a step).
