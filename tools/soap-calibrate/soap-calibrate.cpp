@@ -4,6 +4,7 @@
 //                  [--repeats N] [--warmup N] [--machine NAME] [--nodes N]
 //                  [--max-devices N] [--blas-threads N] [--sweep=false]
 //                  [--emit-machine FILE] [--kernels runtime|proxy]
+//                  [--concurrent=false]
 //   soap-calibrate --device cuda --model FILE.mlir --machine dgx-h100 ...
 //
 // A thin command line over soap/Simulator/Calibrate.h: extract the model's
@@ -85,6 +86,12 @@ int main(int argc, char **argv) {
                "the CPU default) or 'proxy' (a GEMM / im2col+GEMM / stream "
                "decomposition; the CUDA default)"),
       cl::init(""), cl::cat(cat));
+  cl::opt<bool> concurrent(
+      "concurrent",
+      cl::desc("With --kernels runtime: time a shard of a k-way split while "
+               "its sibling shards run on min(k, devices per node) - 1 other "
+               "cores (default), not with the node idle"),
+      cl::init(true), cl::cat(cat));
   cl::opt<bool> quiet("quiet", cl::desc("No progress on stderr"), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(argc, argv,
@@ -135,6 +142,7 @@ int main(int argc, char **argv) {
   options.warmup = warmup;
   options.maxDevices = maxDevices;
   options.sweep = sweep;
+  options.concurrent = concurrent;
   if (!quiet)
     options.log = &std::cerr;
   soap::runtime::RuntimeShardTimer timer(threads);
@@ -151,6 +159,12 @@ int main(int argc, char **argv) {
   }
   if (!emitMachine.empty()) {
     soap::MachineModel filled = soap::machineFromProfile(*machine, *db);
+    // Soap's CPU runtime: one thread per rank walks the rank's task list,
+    // kernels and communication alike.
+    if (device == "cpu") {
+      filled.communicationOccupiesDevices = true;
+      filled.inOrderExecution = true;
+    }
     // With the runtime's kernels, the shared-memory link is also the
     // runtime's: its bandwidth is set so that the simulator prices a 16 MiB
     // all-reduce over a node's devices at the time the runtime's collective

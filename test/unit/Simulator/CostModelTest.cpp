@@ -212,6 +212,58 @@ TEST(SimulatorProfileDB, LookupAndRoundTrip) {
   EXPECT_EQ(bad.error(), "p.json: $.kernels[0]: missing field 'attributes'");
 }
 
+TEST(SimulatorProfileDB, MeasuredUpdates) {
+  // soap-calibrate --kernels runtime times each weighted shard's update per
+  // optimizer; the cost model prices an op's update with it when its key is
+  // there (the optimizer, the shards updating at once on a node, the weight
+  // shards), else as a streaming kernel of 3/5/7 bytes per weight byte.
+  auto m = test::roundMachine(1, 2);
+  GraphBuilder b;
+  auto x = b.input("x", {64, 256});
+  auto w = b.weight("w", {256, 512});
+  auto bias = b.weight("b", {512});
+  b.linear("fc", x, w, &bias);
+  const OpNode &op = b.g.ops[0];
+  OpShardingRule rule = shardingRule(op);
+  CostModel momentum(m, nullptr, CostOptions{false, Optimizer::Momentum});
+  EXPECT_EQ(momentum.updateKey(op, rule, {1, 1, 1}),
+            "update|optimizer=momentum|f32[256x512],f32[512]->f32[256x512],f32[512]|f32|round");
+  // Data parallel: the same shards, updated on both devices at once.
+  EXPECT_EQ(momentum.updateKey(op, rule, {2, 1, 1}),
+            "update|optimizer=momentum,concurrent=2|f32[256x512],f32[512]->"
+            "f32[256x512],f32[512]|f32|round");
+  const double elements = 256 * 512 + 512;
+  EXPECT_DOUBLE_EQ(momentum.opUpdateTime(op, rule, {1, 1, 1}), elements * 4 * 5 / 1e9);
+
+  ProfileDB db;
+  db.deviceType = "round";
+  KernelMeasurement km;
+  km.kind = "update";
+  km.attributes = "optimizer=momentum";
+  km.shapes = "f32[256x512],f32[512]->f32[256x512],f32[512]";
+  km.deviceType = "round";
+  km.forward = 2.5e-4;
+  km.forwardSamples = {2.5e-4};
+  db.add(km);
+  auto back = ProfileDB::parse(db.toJson(), "p.json");
+  ASSERT_TRUE(back.ok()) << back.error();
+  CostModel measured(m, &*back, CostOptions{false, Optimizer::Momentum});
+  EXPECT_DOUBLE_EQ(measured.opUpdateTime(op, rule, {1, 1, 1}), 2.5e-4);
+  // Not measured: two devices at once, another optimizer, another shard.
+  EXPECT_DOUBLE_EQ(measured.opUpdateTime(op, rule, {2, 1, 1}), elements * 4 * 5 / 1e9);
+  CostModel adam(m, &*back, CostOptions{false, Optimizer::Adam});
+  EXPECT_DOUBLE_EQ(adam.opUpdateTime(op, rule, {1, 1, 1}), elements * 4 * 7 / 1e9);
+  // Split along `in`: a half of the weight's rows, the whole bias.
+  EXPECT_DOUBLE_EQ(measured.opUpdateTime(op, rule, {1, 1, 2}),
+                   (128 * 512 + 512) * 4 * 5 / 1e9);
+  // No weights, no update.
+  auto r = b.unary("relu", "relu", x);
+  (void)r;
+  const OpNode &relu = b.g.ops[1];
+  EXPECT_EQ(measured.updateKey(relu, shardingRule(relu), {1, 1}), "");
+  EXPECT_EQ(measured.opUpdateTime(relu, shardingRule(relu), {1, 1}), 0);
+}
+
 TEST(SimulatorEfficiencyCurve, InterpolatesInLogSize) {
   EfficiencyCurve c;
   c.fit({{1e6, 0.2}, {1e8, 0.6}, {1e8, 0.8}, {1e8, 0.7}});

@@ -121,8 +121,26 @@ public:
   /// `bytes` on this device (fitted, else the machine's default).
   double gemmEfficiency(double flops) const;
   double memoryEfficiency(double bytes) const;
-  /// The optimizer step over `elements` parameters of `dtype` on one device.
+  /// The optimizer step over `elements` parameters of `dtype` on one device,
+  /// priced as a streaming kernel.
   double updateTime(int64_t elements, DType dtype) const;
+  /// The optimizer step over one shard's weights of `op` under per-dim
+  /// `degree` (the plan's update tasks of that shard): the ProfileDB's
+  /// measurement when it holds updateKey(), else updateTime() of their
+  /// elements. 0 for an op without weights.
+  double opUpdateTime(const OpNode &op, const OpShardingRule &rule,
+                      const std::vector<int64_t> &degree) const;
+  /// The ProfileDB key of that update: kind "update", updateAttributes(),
+  /// the weight shards' shapes (read and written in place); "" for an op
+  /// without weights.
+  std::string updateKey(const OpNode &op, const OpShardingRule &rule,
+                        const std::vector<int64_t> &degree) const;
+  /// "optimizer=<sgd|momentum|adam>", plus ",concurrent=N" when the op's
+  /// shards update N > 1 weight shards of a node at once (they share its
+  /// memory bandwidth: a data-parallel update is not a single device's).
+  static std::string updateAttributes(Optimizer optimizer,
+                                      const std::vector<int64_t> &degree,
+                                      const MachineModel &machine);
   /// Bytes the optimizer keeps per parameter byte (Adam 2, momentum 1).
   int optimizerStateFactor() const;
 
