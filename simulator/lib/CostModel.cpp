@@ -637,6 +637,33 @@ void CostModel::collective(Collective c,
       have = true;
     }
   }
+  if (have && c == Collective::AllReduce)
+    if (double t = measuredAllReduce(groups, bytes); t > 0)
+      out.time = t; // same links and devices, the measured duration
+}
+
+double CostModel::measuredAllReduce(const std::vector<std::vector<int64_t>> &groups,
+                                    double bytes) const {
+  if (!db || db->allReduce.empty() || db->deviceType != m.device.type)
+    return 0;
+  // Groups of one size, each within a node and alone on it: what was
+  // measured (several groups on a node would share its memory).
+  int64_t size = 0;
+  std::vector<char> nodeUsed(static_cast<size_t>(m.nodes), 0);
+  for (const auto &g : groups) {
+    if (g.size() < 2)
+      continue;
+    if (size != 0 && static_cast<int64_t>(g.size()) != size)
+      return 0;
+    size = static_cast<int64_t>(g.size());
+    int64_t node = m.nodeOf(g.front());
+    for (int64_t d : g)
+      if (m.nodeOf(d) != node)
+        return 0;
+    if (nodeUsed[node]++)
+      return 0;
+  }
+  return size ? db->allReduceSeconds(size, bytes) : 0;
 }
 
 void CostModel::transfers(const std::vector<Flow> &flows, CommCost &out) const {

@@ -61,17 +61,24 @@
 // RT: "method": "soap runtime kernels",
 // RT: "forward_s":
 // RT: "attributes": "optimizer=sgd
+// The runtime's all-reduce, 4 KiB to 32 MiB over 2 ranks (and more where
+// the host has the cores).
+// RT: "all_reduce": [
+// RT-NEXT: {
+// RT-NEXT: "devices": 2,
+// RT-NEXT: "bytes": 4096,
+// RT: "bytes": 33554432,
 
 // RTLOG: soap-calibrate: 9 shard kernels of 3 ops on
 // RTLOG: fc f32[8x16],f32[16x4]->f32[8x4]: forward {{.*}} us, backward {{.*}} us (soap runtime kernels)
 // RTLOG-NEXT: fc update (optimizer=sgd) f32[16x4]->f32[16x4]: {{[0-9.e+-]+}} us
 // RTLOG-NEXT: fc update (optimizer=momentum) f32[16x4]->f32[16x4]: {{[0-9.e+-]+}} us
 // RTLOG-NEXT: fc update (optimizer=adam) f32[16x4]->f32[16x4]: {{[0-9.e+-]+}} us
-// RTLOG: soap-calibrate: runtime all-reduce of 16 MiB over {{[0-9]+}} thread ranks: {{[0-9.]+}} ms
+// RTLOG: all-reduce over 2 ranks: 64 KiB {{[0-9.e+-]+}} us, 1 MiB {{[0-9.e+-]+}} us, 16 MiB {{[0-9.e+-]+}} us
 // RTLOG: soap-calibrate: {{18|21}} kernels;
 
 // RTMACHINE: "name": "shared-memory"
-// RTMACHINE: "source": "set by soap-calibrate (--kernels runtime) so that a 16 MiB all-reduce over {{[0-9]+}} devices takes what the runtime's thread collective measured here
+// RTMACHINE: "source": "set by soap-calibrate (--kernels runtime) so that all-reduces over {{[0-9]+}} devices of 64 KiB and 1 MiB take what the runtime's thread collective measured here
 // RTMACHINE: "communication_occupies_devices": true,
 // RTMACHINE-NEXT: "in_order_execution": true
 

@@ -41,6 +41,9 @@ public:
   bool timeUpdate(const OpNode &op, const std::vector<int64_t> &degree,
                   Optimizer optimizer, int concurrent, int warmup, int repeats,
                   std::vector<double> &samples, std::string &error) override;
+  /// timeThreadAllReduce's samples (ranks as threads of this process).
+  bool timeAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
+                     std::vector<double> &samples, std::string &error) override;
 
 private:
   int threads;
@@ -48,10 +51,12 @@ private:
 
 /// Seconds of one all-reduce of `bytes` (f32) over `ranks` thread ranks of
 /// this process, with the runtime's collective (the median of `repeats`
-/// after `warmup`): what a plan's gradient sync costs on this host. Fails
-/// (a negative value, `error` set) when the transport does.
+/// after `warmup`; every sample in `samples` when given): what a plan's
+/// gradient sync costs on this host. Fails (a negative value, `error` set)
+/// when the transport does.
 double timeThreadAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
-                           std::string &error);
+                           std::string &error,
+                           std::vector<double> *samples = nullptr);
 
 } // namespace soap::runtime
 

@@ -280,8 +280,14 @@ bool RuntimeShardTimer::timeUpdate(const OpNode &op,
   return true;
 }
 
+bool RuntimeShardTimer::timeAllReduce(int ranks, int64_t bytes, int warmup,
+                                      int repeats, std::vector<double> &samples,
+                                      std::string &error) {
+  return timeThreadAllReduce(ranks, bytes, warmup, repeats, error, &samples) > 0;
+}
+
 double timeThreadAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
-                           std::string &error) {
+                           std::string &error, std::vector<double> *out) {
   const int64_t count = std::max<int64_t>(1, bytes / 4);
   std::vector<std::unique_ptr<Transport>> transports = makeThreadTransports(ranks);
   std::vector<int> members(ranks);
@@ -318,6 +324,8 @@ double timeThreadAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
       error = e;
       return -1;
     }
+  if (out)
+    *out = samples;
   std::sort(samples.begin(), samples.end());
   return samples.empty() ? -1 : samples[samples.size() / 2];
 }

@@ -369,6 +369,31 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
     }
   }
 
+  if (o.timer && o.collectives) {
+    // Messages of every size a plan sends, up to past the caches: the
+    // runtime's collective is not one bandwidth (a 64 KiB all-reduce is
+    // mostly the handoff between the ranks, one of 8 MiB leaves the cache).
+    for (int64_t p = 2; p <= std::min<int64_t>(machine.devicesPerNode, 8); p *= 2)
+      for (int64_t b = int64_t(4) << 10; b <= (int64_t(32) << 20); b *= 2) {
+        AllReduceSample a;
+        a.devices = p;
+        a.bytes = b;
+        std::string error;
+        if (!o.timer->timeAllReduce(static_cast<int>(p), b, std::max(1, o.warmup),
+                                    std::max(1, o.repeats), a.samples, error))
+          return Error{"the runtime's all-reduce of " + std::to_string(b) +
+                       " bytes over " + std::to_string(p) + " ranks: " + error};
+        a.seconds = median(a.samples);
+        db.allReduce.push_back(std::move(a));
+      }
+    db.sortAllReduce();
+    if (o.log && !db.allReduce.empty())
+      *o.log << "  all-reduce over 2 ranks: 64 KiB "
+             << db.allReduceSeconds(2, 65536) * 1e6 << " us, 1 MiB "
+             << db.allReduceSeconds(2, 1 << 20) * 1e6 << " us, 16 MiB "
+             << db.allReduceSeconds(2, 16 << 20) * 1e6 << " us\n";
+  }
+
   if (o.sweep) {
     for (int64_t s : {32, 64, 128, 256, 512, 1024})
       measure(bench, {gemm(s, s, s, DType::F32)}, o, record);

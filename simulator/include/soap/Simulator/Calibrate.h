@@ -92,6 +92,11 @@ public:
                           Optimizer optimizer, int concurrent, int warmup,
                           int repeats,
                           std::vector<double> &samples, std::string &error) = 0;
+  /// Per-repeat seconds of the runtime's all-reduce of `bytes` (each
+  /// member's buffer) over `ranks` ranks of one node, after `warmup`; false
+  /// with `error` when it fails.
+  virtual bool timeAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
+                             std::vector<double> &samples, std::string &error) = 0;
 };
 
 struct CalibrationOptions {
@@ -112,6 +117,10 @@ struct CalibrationOptions {
   /// also timed (ProfileDB kind "update", CostModel::updateKey).
   std::vector<Optimizer> updateOptimizers = {Optimizer::SGD, Optimizer::Momentum,
                                              Optimizer::Adam};
+  /// With a timer: also time the runtime's all-reduce over 2, 4 and 8
+  /// ranks of a node (up to its devices), 4 KiB to 32 MiB
+  /// (ProfileDB::allReduce).
+  bool collectives = true;
   /// With a timer: a shard of a k-way split is timed while the same kernel
   /// runs on min(k, devices per node) - 1 other devices of the node (its
   /// sibling shards), not with the node idle.

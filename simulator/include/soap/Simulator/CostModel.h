@@ -150,7 +150,11 @@ public:
   /// lists). `bytes` is the size of the tensor being reduced or gathered
   /// (all-reduce, reduce-scatter: each member's full input; all-gather: the
   /// full output; all-to-all: what each member holds). The algorithm is the
-  /// machine's choice for `c` (Auto: the cheapest that applies).
+  /// machine's choice for `c` (Auto: the cheapest that applies). An
+  /// all-reduce whose groups each lie alone within a node takes the
+  /// ProfileDB's measured time for that group size where it has one
+  /// (measuredAllReduce); the links and devices it occupies stay the
+  /// algorithm's.
   void collective(Collective c, const std::vector<std::vector<int64_t>> &groups,
                   double bytes, CommCost &out) const;
   /// The same with a fixed algorithm; returns false when it does not apply
@@ -158,6 +162,11 @@ public:
   bool collectiveWith(Collective c, CollectiveAlgorithm a,
                       const std::vector<std::vector<int64_t>> &groups,
                       double bytes, CommCost &out) const;
+  /// The ProfileDB's all-reduce time of `bytes` over each of `groups`, when
+  /// it measured that group size on this device type and each group lies
+  /// alone within one node; else 0.
+  double measuredAllReduce(const std::vector<std::vector<int64_t>> &groups,
+                           double bytes) const;
   /// Concurrent point-to-point flows: max route latency plus the busiest
   /// link's bytes over its bandwidth.
   void transfers(const std::vector<Flow> &flows, CommCost &out) const;
