@@ -20,7 +20,8 @@
 // Every kernel is run `warmup` times, then timed `repeats` times; the
 // ProfileDB keeps every sample and the median. With a ShardKernelTimer (the
 // runtime's kernels) the optimizer update of each weighted shard is timed
-// too, per optimizer.
+// too, per optimizer, a shard of a k-way split next to its siblings, and the
+// runtime's all-reduce per size.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SOAP_SIMULATOR_CALIBRATE_H
