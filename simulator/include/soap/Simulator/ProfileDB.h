@@ -2,8 +2,9 @@
 //
 // What soap-calibrate measured on a real device: kernel times keyed by
 // (op kind, kernel attributes, shard shapes, dtype, device type), each the
-// median of repeated runs after warm-up, plus raw GEMM and bandwidth samples
-// from which the cost model fits its efficiency curves. JSON on disk
+// median of repeated runs after warm-up (optimizer updates as kind
+// "update"), plus raw GEMM and bandwidth samples from which the cost model
+// fits its efficiency curves, and the runtime's all-reduce per size. JSON on disk
 // (docs/simulator.md, "ProfileDB").
 //
 //===----------------------------------------------------------------------===//
