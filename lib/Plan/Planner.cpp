@@ -363,7 +363,7 @@ private:
   /// Per weight and home shard: optimizer state buffers.
   std::vector<std::vector<std::vector<int>>> stateBuf;
   /// ZeRO: per weight and home shard, its part of the shard (docs/lowering.md,
-  /// "ZeRO"). count 1: the weight is not partitioned.
+  /// "ZeRO, offload and recomputation"). count 1: not partitioned.
   struct ZeroPart {
     int comm = -1;            ///< the shard's data-parallel group
     int64_t index = 0, count = 1;

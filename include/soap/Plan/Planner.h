@@ -103,7 +103,10 @@ struct PlanOptions {
 };
 
 /// Builds the plan of one training step. `strategy.configs[i]` is op i's
-/// config; every shard must lie on a rank in [0, numRanks). On failure the
+/// config; every shard must lie on a rank in [0, numRanks).
+/// `strategy.training`'s ZeRO stage, optimizer offload and recompute flags
+/// are lowered (docs/lowering.md); pipeline stages and micro-batches are
+/// refused. On failure the
 /// message names the op, and `failedOp` (when given) receives its index (-1
 /// when the problem is not one op's).
 Expected<Plan> buildPlan(const OpGraph &graph, const Strategy &strategy,

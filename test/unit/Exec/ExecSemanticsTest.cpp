@@ -115,32 +115,15 @@ protected:
       Expected<Strategy> megatron = makeBaseline("megatron", m.graph, bo);
       if (megatron)
         compare(m, ref, *megatron, ranks, "megatron");
-      // soapc's search on a node of `ranks` P100s (fixed seed and length).
-      // Devices 1000x slower than a P100 make these tiny models worth
-      // splitting.
-      auto machine = MachineModel::loadPreset("p100", {1, ranks});
-      ASSERT_TRUE(machine.ok()) << machine.error();
-      for (double *v : {&machine->device.peakF64, &machine->device.peakF32,
-                        &machine->device.peakTf32, &machine->device.peakF16,
-                        &machine->device.peakBf16,
-                        &machine->device.memoryBandwidth})
-        *v /= 1000;
-      ASSERT_EQ(machine->finalize(), "");
-      CostModel cost(*machine);
-      CompileOptions co;
-      co.seed = 1;
-      co.threads = 1;
-      co.iterationsPerChain = 300;
-      co.budgetSeconds = 0;
-      co.trainingFeatures = false; // plain SOAP: what soapc lowers
-      auto searched = compile(m.graph, cost, co);
-      ASSERT_TRUE(searched.ok()) << searched.error();
+      // soapc's search on a node of `ranks` (slow) P100s.
+      Expected<Strategy> searched = searchedStrategy(m.graph, ranks);
+      ASSERT_TRUE(searched) << searched.error();
       int split = 0;
-      for (const ParallelConfig &c : searched->strategy.configs)
+      for (const ParallelConfig &c : searched->configs)
         split += c.numDevices() > 1;
       if (searchSplits)
         EXPECT_GT(split, 0) << "the searched strategy should split some op";
-      compare(m, ref, searched->strategy, ranks, "searched");
+      compare(m, ref, *searched, ranks, "searched");
       for (int seed = 1; seed <= seeds; ++seed) {
         std::mt19937 rng(1000 * ranks + seed);
         compare(m, ref, randomStrategy(m.graph, ranks, rng), ranks,

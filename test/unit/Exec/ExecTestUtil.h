@@ -2,6 +2,7 @@
 #ifndef SOAP_TEST_UNIT_EXEC_EXECTESTUTIL_H
 #define SOAP_TEST_UNIT_EXEC_EXECTESTUTIL_H
 
+#include "soap/Driver/Compile.h"
 #include "soap/Graph/OpGraph.h"
 #include "soap/Plan/Planner.h"
 #include "soap/Runtime/Session.h"
@@ -38,6 +39,35 @@ struct RunResult {
 /// Runs `plan` for `steps` steps (ranks as threads) and gathers the weights.
 RunResult runSession(const Plan &plan, int steps,
                      runtime::SessionOptions options = {});
+
+/// The strategy soapc's search (plain SOAP, fixed seed and length) finds on
+/// a node of `ranks` P100s made 1000x slower, so that the tests' tiny models
+/// are worth splitting. Inline: only the binaries that call it link the
+/// driver.
+inline Expected<Strategy> searchedStrategy(const OpGraph &graph,
+                                           int64_t ranks) {
+  auto machine = MachineModel::loadPreset("p100", {1, ranks});
+  if (!machine.ok())
+    return Error{machine.error()};
+  for (double *v : {&machine->device.peakF64, &machine->device.peakF32,
+                    &machine->device.peakTf32, &machine->device.peakF16,
+                    &machine->device.peakBf16,
+                    &machine->device.memoryBandwidth})
+    *v /= 1000;
+  if (std::string e = machine->finalize(); !e.empty())
+    return Error{e};
+  CostModel cost(*machine);
+  CompileOptions co;
+  co.seed = 1;
+  co.threads = 1;
+  co.iterationsPerChain = 300;
+  co.budgetSeconds = 0;
+  co.trainingFeatures = false; // plain SOAP: what soapc lowers
+  auto searched = compile(graph, cost, co);
+  if (!searched.ok())
+    return Error{searched.error()};
+  return searched->strategy;
+}
 
 /// max |a - b| / max |b| over a tensor (0 for two zero tensors).
 double relativeError(const std::vector<float> &a, const std::vector<float> &b);

@@ -16,7 +16,6 @@
 
 #include "../Plan/PlanTestUtil.h"
 
-#include "soap/Driver/Compile.h"
 #include "soap/Runtime/Checkpoint.h"
 #include "soap/Runtime/Cpu/Blas.h"
 #include "soap/Search/Baselines.h"
@@ -127,27 +126,9 @@ protected:
         configs.emplace_back("megatron", *mt);
       std::mt19937 rng(3000 * ranks + 1);
       configs.emplace_back("random", randomStrategy(m.graph, ranks, rng));
-      // soapc's search (plain SOAP) on a node of `ranks` P100s made 1000x
-      // slower, so that these tiny models are worth splitting
-      // (ExecSemanticsTest's setting).
-      auto machine = MachineModel::loadPreset("p100", {1, ranks});
-      ASSERT_TRUE(machine.ok()) << machine.error();
-      for (double *v : {&machine->device.peakF64, &machine->device.peakF32,
-                        &machine->device.peakTf32, &machine->device.peakF16,
-                        &machine->device.peakBf16,
-                        &machine->device.memoryBandwidth})
-        *v /= 1000;
-      ASSERT_EQ(machine->finalize(), "");
-      CostModel cost(*machine);
-      CompileOptions co;
-      co.seed = 1;
-      co.threads = 1;
-      co.iterationsPerChain = 300;
-      co.budgetSeconds = 0;
-      co.trainingFeatures = false;
-      auto searched = compile(m.graph, cost, co);
-      ASSERT_TRUE(searched.ok()) << searched.error();
-      configs.emplace_back("searched", searched->strategy);
+      Expected<Strategy> searched = searchedStrategy(m.graph, ranks);
+      ASSERT_TRUE(searched) << searched.error();
+      configs.emplace_back("searched", *searched);
       for (const auto &[name, base] : configs) {
         // Offload and recomputation change where and when, not the
         // arithmetic: bit for bit the run without them.
