@@ -947,6 +947,11 @@ std::map<std::string, PlanAttr> Builder::kernelAttrs(int i, int64_t s) {
     a["token_shard"] = PlanAttr::ofInt(dimCoord("batch"));
     int64_t act = attributeInt(op.attributes, "activation", 0);
     a["activation"] = PlanAttr::ofString(act == 1 ? "gelu" : "relu");
+  } else if (k == "max_pool_indices" && !rule.results.empty() &&
+             !op.operands.empty()) {
+    // Global input indices: the shard's first (batch, channel) plane.
+    a["channels"] = PlanAttr::ofInt(op.operands[0].tensor.shape[1]);
+    a["offset"] = PlanAttr::ofInts(box(rule.results[0], i, s).lo);
   } else if ((k == "dropout" || k == "dropout_mask") && !rule.results.empty()) {
     Box out = box(rule.results[0], i, s);
     a["global_shape"] = PlanAttr::ofInts(rule.results[0].shape);

@@ -454,12 +454,11 @@ SmallVector<unsigned> Conv2dOp::getParameterOperandIndices() {
   return {1};
 }
 
-LogicalResult
-Pool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
-                           Adaptor adaptor, SmallVectorImpl<Type> &results) {
-  auto c = checker<Pool2dOp>(loc);
-  if (failed(completeAdaptor<Pool2dOp>(ctx, loc, adaptor)))
-    return failure();
+/// The output shape [N, C, OH, OW] of a 2-D pooling window over `input`
+/// (soap.pool2d and soap.max_pool_indices), or an error.
+template <typename Adaptor>
+static FailureOr<SmallVector<int64_t>> poolShape(const Checker &c,
+                                                 Adaptor &adaptor) {
   auto x = c.tensorOfRank(adaptor.getInput(), "input", 4);
   if (failed(x) || failed(c.require(adaptor.getKernelAttr(), "kernel")))
     return failure();
@@ -489,12 +488,50 @@ Pool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                          kernel[1], strides[1], dilations[1]);
   if (failed(oh) || failed(ow))
     return failure();
-  if (*oh < 1 || *ow < 1)
-    return c.error("the kernel does not fit the padded input");
+  if (*oh < 1 || *ow < 1) {
+    (void)c.error("the kernel does not fit the padded input");
+    return failure();
+  }
+  return SmallVector<int64_t>{x->getDimSize(0), x->getDimSize(1), *oh, *ow};
+}
+
+LogicalResult
+Pool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                           Adaptor adaptor, SmallVectorImpl<Type> &results) {
+  auto c = checker<Pool2dOp>(loc);
+  if (failed(completeAdaptor<Pool2dOp>(ctx, loc, adaptor)))
+    return failure();
+  auto shape = poolShape(c, adaptor);
+  if (failed(shape))
+    return failure();
   results.push_back(RankedTensorType::get(
-      {x->getDimSize(0), x->getDimSize(1), *oh, *ow}, x->getElementType()));
+      *shape,
+      cast<RankedTensorType>(adaptor.getInput().getType()).getElementType()));
   return success();
 }
+
+LogicalResult MaxPoolIndicesOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  auto c = checker<MaxPoolIndicesOp>(loc);
+  if (failed(completeAdaptor<MaxPoolIndicesOp>(ctx, loc, adaptor)))
+    return failure();
+  auto shape = poolShape(c, adaptor);
+  if (failed(shape))
+    return failure();
+  results.push_back(RankedTensorType::get(*shape, IntegerType::get(ctx, 64)));
+  return success();
+}
+
+SmallVector<ParallelDim> MaxPoolIndicesOp::getParallelDims() {
+  auto s = shapeOf(getResult());
+  return {{"batch", DimTag::Sample, s[0], 0}, {"c", DimTag::Attribute, s[1], 1}};
+}
+// A comparison per tap of every window; no gradient.
+int64_t MaxPoolIndicesOp::getForwardFlops() {
+  return numel(getResult()) * product(getKernel());
+}
+int64_t MaxPoolIndicesOp::getBackwardFlops() { return 0; }
 
 SmallVector<ParallelDim> Pool2dOp::getParallelDims() {
   auto s = shapeOf(getResult());

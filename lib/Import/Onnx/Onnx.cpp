@@ -57,8 +57,8 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
                        "ceil_mode with count_include_pad"},
       {"optional-output", "an optional output that soap does not compute is "
                           "used: BatchNormalization's saved statistics "
-                          "(before opset 14), MaxPool's indices, LSTM's "
-                          "Y_c, LayerNormalization's "
+                          "(before opset 14), the indices of a 1-D or 3-D "
+                          "MaxPool, LSTM's Y_c, LayerNormalization's "
                           "statistics of a non-FLOAT input"},
       {"empty-tensor", "an op would compute a zero-size tensor from a "
                        "runtime one (a Gather of no index)"},

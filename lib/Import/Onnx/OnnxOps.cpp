@@ -1727,11 +1727,11 @@ static FailureOr<WindowAxes> readPoolAxes(Im &im, ArrayRef<int64_t> spatial,
   return a;
 }
 
-/// soap.pool2d over axes 2 and 3 of x (NCHW) with the geometry of `axes`
-/// [i, j] (i = -1: a window of one along H).
-static FailureOr<Value> pool2d(Im &im, Value x, PoolKind kind,
-                               const WindowAxes &a, int i, int j,
-                               bool countPad, StringRef role) {
+/// The window attributes of soap.pool2d and soap.max_pool_indices over axes
+/// 2 and 3 (NCHW) with the geometry of axes [i, j] of `a` (i = -1: a
+/// window of one along H).
+static SmallVector<NamedAttribute> windowAttrs(Im &im, const WindowAxes &a,
+                                               int i, int j) {
   auto at = [&](const SmallVector<int64_t, 3> &v, int64_t one) {
     return SmallVector<int64_t>{i < 0 ? one : v[i], v[j]};
   };
@@ -1739,15 +1739,24 @@ static FailureOr<Value> pool2d(Im &im, Value x, PoolKind kind,
   SmallVector<int64_t> padding = {i < 0 ? 0 : a.before[i], a.before[j],
                                   i < 0 ? 0 : a.after[i], a.after[j]};
   SmallVector<NamedAttribute> attrs = {
-      im.namedAttr("kind", PoolKindAttr::get(im.getContext(), kind)),
       im.i64ArrayAttr("kernel", at(a.kernel, 1)),
       im.i64ArrayAttr("strides", at(a.strides, 1)),
       im.i64ArrayAttr("padding", padding)};
+  if (llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
+    attrs.push_back(im.i64ArrayAttr("dilations", dilations));
+  return attrs;
+}
+
+/// soap.pool2d over axes 2 and 3 of x with the geometry of axes [i, j].
+static FailureOr<Value> pool2d(Im &im, Value x, PoolKind kind,
+                               const WindowAxes &a, int i, int j,
+                               bool countPad, StringRef role) {
+  SmallVector<NamedAttribute> attrs = windowAttrs(im, a, i, j);
+  attrs.push_back(
+      im.namedAttr("kind", PoolKindAttr::get(im.getContext(), kind)));
   if (countPad)
     attrs.push_back(
         im.namedAttr("count_include_pad", UnitAttr::get(im.getContext())));
-  if (llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
-    attrs.push_back(im.i64ArrayAttr("dilations", dilations));
   return im.create<Pool2dOp>({x}, attrs, role);
 }
 
@@ -1769,7 +1778,11 @@ static LogicalResult convertPool(Im &im, PoolKind kind) {
     return im.limitation("spatial-rank", Twine(spatial) +
                                              "-D pooling (soap pools 1-, 2- "
                                              "and 3-D windows)");
-  if (failed(im.requireUnusedOutputsFrom(1, "the argmax indices")))
+  // MaxPool's indices: soap.max_pool_indices, for 2-D windows.
+  bool indices = kind == PoolKind::max && spatial == 2 && im.outputUsed(1);
+  if (!indices &&
+      failed(im.requireUnusedOutputsFrom(1, "the argmax indices of a 1-D or "
+                                            "3-D MaxPool")))
     return failure();
   bool countPad = kind == PoolKind::avg && im.attrInt("count_include_pad", 0);
   auto a = readPoolAxes(im, xs.drop_front(2), countPad);
@@ -1792,7 +1805,16 @@ static LogicalResult convertPool(Im &im, PoolKind kind) {
   }
   if (spatial == 2) {
     auto y = pool2d(im, *x, kind, *a, 0, 1, countPad, "");
-    return failed(y) ? failure() : im.setOutput(0, *y);
+    if (failed(y) || failed(im.setOutput(0, *y)))
+      return failure();
+    if (!indices)
+      return success();
+    SmallVector<NamedAttribute> attrs = windowAttrs(im, *a, 0, 1);
+    if (im.attrInt("storage_order", 0) == 1)
+      attrs.push_back(
+          im.namedAttr("column_major", UnitAttr::get(im.getContext())));
+    auto i = im.create<MaxPoolIndicesOp>({*x}, attrs, "indices");
+    return failed(i) ? failure() : im.setOutput(1, *i);
   }
   int64_t d = xs[2], h = xs[3], w = xs[4];
   // [N, C, D, H*W]: the depth window, one column of H*W at a time.

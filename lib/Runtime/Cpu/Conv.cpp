@@ -412,6 +412,21 @@ struct Taps {
   }
 };
 
+/// The offset in its plane of a window's first maximal element (row-major
+/// order of the taps): where max pooling routes the gradient.
+inline int64_t firstMax(const float *src, int64_t width, const Taps &h,
+                        const Taps &w, int64_t dh, int64_t dw) {
+  int64_t arg = h.first * width + w.first;
+  float best = src[arg];
+  for (int64_t i = h.first; i < h.end; i += dh)
+    for (int64_t j = w.first; j < w.end; j += dw)
+      if (src[i * width + j] > best) {
+        best = src[i * width + j];
+        arg = i * width + j;
+      }
+  return arg;
+}
+
 /// Calls f(outIndex, h, w, divisor) for every window of a plane, with the
 /// window's taps clipped to the input (h, w: Taps).
 template <class F>
@@ -457,6 +472,30 @@ void pool2d::forward(ConstFloatView x, FloatView y, const Params &p) {
   });
 }
 
+void pool2d::argmax(ConstFloatView x, TensorView<int64_t> y, const Params &p,
+                    int64_t channels, int64_t batchOffset,
+                    int64_t channelOffset, bool columnMajor) {
+  PoolGeometry g(x, p);
+  const int64_t c = x.dim(1);
+  int64_t work = p.kernel[0] * p.kernel[1] * g.oh * g.ow;
+  parallelRange(g.planes, std::max<int64_t>(1, kGrain / work),
+                [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      const float *src = x.data + pl * g.h * g.w;
+      int64_t *dst = y.data + pl * g.oh * g.ow;
+      const int64_t plane =
+          (batchOffset + pl / c) * channels + channelOffset + pl % c;
+      const int64_t dh = p.dilations[0], dw = p.dilations[1];
+      forWindows(g, p, [&](int64_t out, const Taps &h, const Taps &w,
+                           int64_t) {
+        int64_t arg = firstMax(src, g.w, h, w, dh, dw);
+        int64_t ai = arg / g.w, aj = arg % g.w;
+        dst[out] = plane * g.h * g.w + (columnMajor ? aj * g.h + ai : arg);
+      });
+    }
+  });
+}
+
 void pool2d::backward(ConstFloatView x, ConstFloatView dy, FloatView dx,
                       const Params &p) {
   PoolGeometry g(x, p);
@@ -473,15 +512,7 @@ void pool2d::backward(ConstFloatView x, ConstFloatView dy, FloatView dx,
         if (h.count == 0 || w.count == 0)
           return;
         if (p.kind == Kind::Max) {
-          int64_t arg = h.first * g.w + w.first;
-          float best = src[arg];
-          for (int64_t i = h.first; i < h.end; i += dh)
-            for (int64_t j = w.first; j < w.end; j += dw)
-              if (src[i * g.w + j] > best) {
-                best = src[i * g.w + j];
-                arg = i * g.w + j;
-              }
-          dst[arg] += grad[out];
+          dst[firstMax(src, g.w, h, w, dh, dw)] += grad[out];
         } else {
           float v = grad[out] / static_cast<float>(div);
           for (int64_t i = h.first; i < h.end; i += dh)

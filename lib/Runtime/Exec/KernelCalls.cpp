@@ -210,6 +210,26 @@ std::string bindMoveAs(Binder &b, const PlanTask &t, DType dtype, Thunk &out) {
   return b.problem;
 }
 
+/// A pooling window's kernel, strides, padding and dilations.
+std::string poolParams(const Binder &b, pool2d::Params &p) {
+  std::vector<int64_t> ker = b.ais("kernel"), s = b.ais("strides"),
+                       pad = b.ais("padding");
+  if (ker.size() != 2 || s.size() != 2 || pad.size() != 4)
+    return b.t.kind + " needs kernel, strides and padding attributes";
+  for (int a = 0; a < 2; ++a) {
+    p.kernel[a] = ker[a];
+    p.strides[a] = s[a];
+  }
+  for (int a = 0; a < 4; ++a)
+    p.padding[a] = pad[a];
+  std::vector<int64_t> dil = b.ais("dilations");
+  if (!dil.empty() && dil.size() != 2)
+    return b.t.kind + " dilations must have two values";
+  for (size_t a = 0; a < dil.size(); ++a)
+    p.dilations[a] = dil[a];
+  return "";
+}
+
 /// The dropout mask's place in the logical tensor and its seed (the op's
 /// seed, its salt and the run's seed mixed; soap.dropout and
 /// soap.dropout_mask draw alike).
@@ -362,24 +382,29 @@ std::string bindKernel(const PlanTask &t,
     }
     return done();
   }
+  if (k == "max_pool_indices") {
+    pool2d::Params p;
+    std::string e = poolParams(b, p);
+    if (!e.empty())
+      return e;
+    std::vector<int64_t> off = b.ais("offset");
+    int64_t channels = b.ai("channels", 0);
+    if (off.size() != 4 || channels <= 0)
+      return "max_pool_indices needs its channels and shard offset";
+    bool columnMajor = b.ab("column_major");
+    auto x = b.cv(b.in(0));
+    auto y = b.typed<int64_t>(b.out(0), DType::I64);
+    out = [=](int64_t) {
+      pool2d::argmax(x, y, p, channels, off[0], off[1], columnMajor);
+    };
+    return done();
+  }
   if (k == "pool2d") {
     pool2d::Params p;
     p.kind = b.as("kind") == "avg" ? pool2d::Kind::Avg : pool2d::Kind::Max;
-    std::vector<int64_t> ker = b.ais("kernel"), s = b.ais("strides"),
-                         pad = b.ais("padding");
-    if (ker.size() != 2 || s.size() != 2 || pad.size() != 4)
-      return "pool2d needs kernel, strides and padding attributes";
-    for (int a = 0; a < 2; ++a) {
-      p.kernel[a] = ker[a];
-      p.strides[a] = s[a];
-    }
-    for (int a = 0; a < 4; ++a)
-      p.padding[a] = pad[a];
-    std::vector<int64_t> dil = b.ais("dilations");
-    if (!dil.empty() && dil.size() != 2)
-      return "pool2d dilations must have two values";
-    for (size_t a = 0; a < dil.size(); ++a)
-      p.dilations[a] = dil[a];
+    std::string e = poolParams(b, p);
+    if (!e.empty())
+      return e;
     p.countIncludePad = b.ab("count_include_pad");
     auto x = b.cv(b.in(0));
     if (fwd) {

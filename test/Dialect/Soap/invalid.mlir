@@ -1287,3 +1287,21 @@ func.func @dropout_mask_result(%x: tensor<4xf32>) {
   %0 = soap.dropout_mask %x {ratio = 0.5 : f64} : tensor<4xf32> -> tensor<2x2xi1>
   return
 }
+
+// -----
+
+func.func @max_pool_indices_padding(%x: tensor<1x1x5x5xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.max_pool_indices' op padding must be smaller than the kernel's span [2, 2]}}
+  %0 = soap.max_pool_indices %x {kernel = array<i64: 2, 2>, padding = array<i64: 2, 0, 0, 0>}
+      : tensor<1x1x5x5xf32> -> tensor<1x1x3x2xi64>
+  return
+}
+
+// -----
+
+func.func @max_pool_indices_type(%x: tensor<1x1x4x4xf32>) {
+  // expected-error @+1 {{'soap.max_pool_indices' op result #0 must be statically shaped tensor of 64-bit signless integer values}}
+  %0 = "soap.max_pool_indices"(%x) <{kernel = array<i64: 2, 2>}> : (tensor<1x1x4x4xf32>) -> tensor<1x1x2x2xi32>
+  return
+}

@@ -305,6 +305,19 @@ func.func @booleans(%a: tensor<8x256xf32>, %b: tensor<256xf32>,
   return %ge, %le, %keep : tensor<8x256xi1>, tensor<8x1xi1>, tensor<8x256xf32>
 }
 
+// CHECK-LABEL: func.func @max_pool_indices
+func.func @max_pool_indices(%x: tensor<8x64x112x112xf32>)
+    -> (tensor<8x64x56x56xi64>, tensor<8x64x37x37xi64>) {
+  // CHECK: soap.max_pool_indices %{{.*}} {kernel = array<i64: 3, 3>, padding = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : tensor<8x64x112x112xf32> -> tensor<8x64x56x56xi64>
+  %0 = soap.max_pool_indices %x {kernel = array<i64: 3, 3>, strides = array<i64: 2, 2>,
+                                 padding = array<i64: 1, 1, 1, 1>}
+      : tensor<8x64x112x112xf32> -> tensor<8x64x56x56xi64>
+  // CHECK: soap.max_pool_indices %{{.*}} {column_major, kernel = array<i64: 3, 3>} : tensor<8x64x112x112xf32> -> tensor<8x64x37x37xi64>
+  %1 = soap.max_pool_indices %x {kernel = array<i64: 3, 3>, column_major}
+      : tensor<8x64x112x112xf32> -> tensor<8x64x37x37xi64>
+  return %0, %1 : tensor<8x64x56x56xi64>, tensor<8x64x37x37xi64>
+}
+
 // CHECK-LABEL: func.func @softmax
 func.func @softmax(%x: tensor<8x12x128x128xf32>)
     -> (tensor<8x12x128x128xf32>, tensor<8x12x128x128xf32>) {

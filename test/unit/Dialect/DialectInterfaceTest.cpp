@@ -671,6 +671,25 @@ TEST_F(DialectInterfaceTest, ComparisonsAndLogicalOps) {
   EXPECT_EQ(notOp.getBytesRead(), 2048);
 }
 
+TEST_F(DialectInterfaceTest, MaxPoolIndices) {
+  auto op = parse(R"mlir(
+    func.func @f(%x: tensor<8x64x112x112xf32>) {
+      %0 = soap.max_pool_indices %x {kernel = array<i64: 3, 3>, strides = array<i64: 2, 2>,
+                                     padding = array<i64: 1, 1, 1, 1>}
+          : tensor<8x64x112x112xf32> -> tensor<8x64x56x56xi64>
+      return
+    })mlir", "soap.max_pool_indices");
+  ASSERT_TRUE(op);
+  // the spatial axes stay whole (the indices are global offsets)
+  EXPECT_EQ(dims(op), (Dims{{"batch", S, 8, 0}, {"c", A, 64, 1}}));
+  // 8·64·56·56 = 1605632 windows of 9 comparisons; no gradient
+  EXPECT_EQ(op.getForwardFlops(), 14450688);
+  EXPECT_EQ(op.getBackwardFlops(), 0);
+  // 8·64·112·112 · 4 read, 1605632 · 8 written
+  EXPECT_EQ(op.getBytesRead(), 25690112);
+  EXPECT_EQ(op.getBytesWritten(), 12845056);
+}
+
 TEST_F(DialectInterfaceTest, DropoutMask) {
   auto op = parse(R"mlir(
     func.func @f(%x: tensor<8x128x768xf32>) {
@@ -1064,7 +1083,7 @@ TEST_F(DialectInterfaceTest, EveryComputeOpIsCovered) {
       "soap.topk_gate", "soap.experts", "soap.softmax_cross_entropy",
       "soap.mse_loss", "soap.equal", "soap.less", "soap.less_equal",
       "soap.greater", "soap.greater_equal", "soap.and", "soap.or", "soap.xor",
-      "soap.not", "soap.dropout_mask"};
+      "soap.not", "soap.dropout_mask", "soap.max_pool_indices"};
   std::set<std::string> withInterface;
   for (RegisteredOperationName name :
        ctx.getRegisteredOperationsByDialect("soap"))

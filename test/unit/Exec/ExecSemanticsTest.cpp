@@ -182,6 +182,52 @@ TEST_F(ExecSemanticsTest, BooleanMasks) {
   compareAll(fileModel(context, "test/unit/Exec/Inputs/masked_mlp.mlir"), 3);
 }
 
+TEST_F(ExecSemanticsTest, MaxPoolIndicesAreGlobalOnEveryShard) {
+  // A forward plan on 1 rank, and on 4 with the indices split along batch
+  // and channels (2 x 2), along channels only, and under data parallelism:
+  // every shard numbers the elements of the whole input.
+  Model m = fileModel(context, "test/unit/Exec/Inputs/pool_indices.mlir");
+  ASSERT_EQ(m.error, "");
+  m.options.forwardOnly = true;
+  auto outputs = [&](const Strategy &strategy, int64_t ranks) {
+    std::map<std::string, std::vector<double>> byOp;
+    Expected<Plan> plan = buildPlan(m.graph, strategy, ranks, m.options);
+    EXPECT_TRUE(plan) << plan.error();
+    if (!plan)
+      return byOp;
+    runtime::SessionOptions so;
+    so.launch = "threads";
+    std::string error;
+    auto s = runtime::Session::create(*plan, so, error);
+    EXPECT_TRUE(s) << error;
+    if (!s)
+      return byOp;
+    EXPECT_EQ(s->step(nullptr), "");
+    std::vector<runtime::OutputTensor> outs;
+    EXPECT_EQ(s->gatherOutputs(outs), "");
+    for (const runtime::OutputTensor &o : outs)
+      byOp[o.op] = o.values;
+    return byOp;
+  };
+  auto one = outputs(singleDeviceStrategy(m.graph), 1);
+  ASSERT_EQ(one["indices"].size(), 4u * 6 * 4 * 4);
+  // Each index lies in its own (n, c) plane of 7 x 7 elements.
+  for (size_t k = 0; k < one["indices"].size(); ++k)
+    ASSERT_EQ(static_cast<int64_t>(one["indices"][k]) / 49,
+              static_cast<int64_t>(k / 16))
+        << k;
+  Strategy both = singleDeviceStrategy(m.graph);
+  both.configs[1] = ParallelConfig{{{"batch", 2}, {"c", 2}}, 0, {}};
+  Strategy channels = singleDeviceStrategy(m.graph);
+  channels.configs[1] = ParallelConfig{{{"c", 2}}, 2, {}};
+  for (const Strategy &s :
+       {both, channels, dataParallelStrategy(m.graph, 4)}) {
+    auto split = outputs(s, 4);
+    EXPECT_EQ(split["indices"], one["indices"]);
+    EXPECT_EQ(split["pool"], one["pool"]);
+  }
+}
+
 TEST_F(ExecSemanticsTest, Gpt) {
   zoo("gpt",
       {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"seq", "8"},

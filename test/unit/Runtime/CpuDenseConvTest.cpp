@@ -311,6 +311,65 @@ void PrintTo(const PoolCase &c, std::ostream *os) {
 
 class CpuPool2d : public ::testing::TestWithParam<PoolCase> {};
 
+TEST(CpuPool2d, ArgmaxIsWhereMaxPoolingRoutesTheGradient) {
+  // x [2, 3, 5, 6], 3x2 windows, strides [2, 1], padding [1, 0, 1, 1],
+  // dilations [1, 2]. The global index of each window's maximum, against a
+  // reference loop and against where backward puts dy = 1; then a shard
+  // (batch 1, channels 1..2) numbers its elements in the whole tensor.
+  Shape xs{2, 3, 5, 6};
+  Vec x = random(xs.numel(), 91);
+  pool2d::Params p;
+  p.kernel[0] = 3;
+  p.kernel[1] = 2;
+  p.strides[0] = 2;
+  p.padding[0] = 1;
+  p.padding[2] = 1;
+  p.padding[3] = 1;
+  p.dilations[1] = 2;
+  const int64_t oh = conv2d::outputSize(5, 1, 1, 3, 2, 1),
+                ow = conv2d::outputSize(6, 0, 1, 2, 1, 2);
+  Shape ys{2, 3, oh, ow};
+  std::vector<int64_t> idx(ys.numel(), -1), colIdx(ys.numel(), -1);
+  pool2d::argmax(cview(x, xs), TensorView<int64_t>(idx.data(), ys), p, 3, 0,
+                 0, false);
+  pool2d::argmax(cview(x, xs), TensorView<int64_t>(colIdx.data(), ys), p, 3,
+                 0, 0, true);
+  Vec dy(ys.numel(), 1.0f), dx(xs.numel(), 0.0f);
+  pool2d::backward(cview(x, xs), cview(dy, ys), view(dx, xs), p);
+  Vec routed(xs.numel(), 0.0f);
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          int64_t plane = n * 3 + c, best = -1;
+          for (int64_t a = 0; a < 3; ++a)
+            for (int64_t b = 0; b < 2; ++b) {
+              int64_t h = i * 2 - 1 + a, w = j - 0 + 2 * b;
+              if (h < 0 || h >= 5 || w < 0 || w >= 6)
+                continue;
+              int64_t at = (plane * 5 + h) * 6 + w;
+              if (best < 0 || x[at] > x[best])
+                best = at;
+            }
+          int64_t o = (plane * oh + i) * ow + j;
+          ASSERT_EQ(idx[o], best) << o;
+          int64_t h = (best / 6) % 5, w = best % 6;
+          ASSERT_EQ(colIdx[o], (plane * 6 + w) * 5 + h) << o;
+          routed[best] += 1.0f;
+        }
+  EXPECT_EQ(routed, dx);
+  // The shard: batch 1, channels 1 and 2.
+  Shape ss{1, 2, 5, 6}, sy{1, 2, oh, ow};
+  Vec xsh(ss.numel());
+  copy(cview(x, xs).slice({1, 1, 0, 0}, {2, 3, 5, 6}), view(xsh, ss));
+  std::vector<int64_t> part(sy.numel());
+  pool2d::argmax(cview(xsh, ss), TensorView<int64_t>(part.data(), sy), p, 3,
+                 1, 1, false);
+  for (int64_t c = 0; c < 2; ++c)
+    for (int64_t k = 0; k < oh * ow; ++k)
+      ASSERT_EQ(part[c * oh * ow + k], idx[((1 * 3) + 1 + c) * oh * ow + k]);
+}
+
 TEST(CpuPool2d, MaxGradientGoesToTheFirstMaximum) {
   Vec x{3, 3, 3, 3}, y(1), dx(4, 0.0f), dy{1.0f};
   pool2d::Params p;

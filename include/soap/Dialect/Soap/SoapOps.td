@@ -169,6 +169,36 @@ def Soap_Pool2dOp : Soap_ComputeOp<"pool2d", ["getBackwardFlops"]> {
       "$kind $input attr-dict `:` type($input) `->` type($result)";
 }
 
+def Soap_MaxPoolIndicesOp : Soap_ComputeOp<"max_pool_indices",
+    ["getBackwardFlops"]> {
+  let summary = "Where 2-D max pooling takes its maxima: flat input indices";
+  let description = [{
+    For each window of a `soap.pool2d max` with the same `kernel`,
+    `strides`, `padding` and `dilations`, the index of the window's first
+    maximal element in the whole input, flattened row-major
+    (`((n * C + c) * H + h) * W + w`), or with `column_major` as
+    `((n * C + c) * W + w) * H + h` (ONNX MaxPool's second output and its
+    `storage_order`). The indices are global: a shard of the batch or the
+    channels numbers its elements in the whole tensor. No gradient.
+
+    Dimensions: `batch` (sample) and `c` (attribute); the spatial axes stay
+    whole.
+
+    ```mlir
+    %i = soap.max_pool_indices %x {kernel = array<i64: 2, 2>}
+        : tensor<8x64x112x112xf32> -> tensor<8x64x56x56xi64>
+    ```
+  }];
+  let arguments = (ins Soap_FloatTensor:$input,
+                       DenseI64ArrayAttr:$kernel,
+                       OptionalAttr<DenseI64ArrayAttr>:$strides,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$padding,
+                       OptionalAttr<DenseI64ArrayAttr>:$dilations,
+                       UnitAttr:$column_major);
+  let results = (outs StaticShapeTensorOf<[I64]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
 //===----------------------------------------------------------------------===//
 // Normalization
 //===----------------------------------------------------------------------===//

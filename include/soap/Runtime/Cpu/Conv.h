@@ -57,6 +57,15 @@ void forward(ConstFloatView x, FloatView y, const Params &p);
 /// dx += the gradient of y w.r.t. x applied to dy.
 void backward(ConstFloatView x, ConstFloatView dy, FloatView dx,
               const Params &p);
+/// soap.max_pool_indices (p.kind is ignored: max): y = the flat index, in
+/// the whole input, of each window's first maximal element (the element
+/// backward routes the gradient to). x is a shard [n, c, H, W] of an input
+/// with `channels` channels and whole spatial axes; its first plane is
+/// (batchOffset, channelOffset) of the whole. Row-major indices are
+/// ((n * C + c) * H + h) * W + w, column-major ((n * C + c) * W + w) * H + h.
+void argmax(ConstFloatView x, TensorView<int64_t> y, const Params &p,
+            int64_t channels, int64_t batchOffset, int64_t channelOffset,
+            bool columnMajor);
 } // namespace pool2d
 
 } // namespace soap::cpu
