@@ -112,7 +112,8 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
                                                  Simulator &sim,
                                                  const MachineModel &machine,
                                                  int64_t tp, int64_t pp,
-                                                 int64_t microBatches) {
+                                                 int64_t microBatches,
+                                                 bool allowRecompute) {
   PipelineChoice c;
   c.tensorParallel = tp;
   c.pipelineParallel = pp;
@@ -140,6 +141,9 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
   std::optional<BaselineResult> best;
   for (int64_t m : micro)
     for (bool rc : {true, false}) {
+      // Without the memory options (a strategy to lower): no recomputation.
+      if (rc && !allowRecompute)
+        continue;
       TrainingConfig t;
       t.stages = plain.training.stages;
       t.microBatches = m;
@@ -241,7 +245,8 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
       if (degrees) {
         Expected<BaselineResult> b =
             megatronPipeline(graph, sim, machine, degrees->first,
-                             degrees->second, o.microBatches);
+                             degrees->second, o.microBatches,
+                             o.trainingFeatures);
         if (!b)
           return Error{"baseline megatron: " + b.error()};
         best = b.take(); // Megatron-LM's own choice replaces the tp sweep
