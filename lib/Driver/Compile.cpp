@@ -324,7 +324,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
       o.budgetSeconds -
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
           .count();
-  const bool plainSearch =
+  bool plainSearch =
       o.budgetSeconds <= 0 ||
       coldSeconds * static_cast<double>(result.baselines.size() + 3) <
           0.5 * left;
@@ -348,14 +348,18 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     space = enumerateConfigSpace(graph, so);
   }
 
-  const double mcmcBudget =
-      o.budgetSeconds > 0
-          ? std::max(0.05 * o.budgetSeconds,
-                     o.budgetSeconds -
-                         std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - begin)
-                             .count())
-          : 0;
+  // What is left of the whole budget (it counts from the start), at least
+  // a twentieth of it; 0 without a budget.
+  auto budgetLeft = [&] {
+    return o.budgetSeconds > 0
+               ? std::max(0.05 * o.budgetSeconds,
+                          o.budgetSeconds -
+                              std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - begin)
+                                  .count())
+               : 0.0;
+  };
+  const double dpBudget = 0.2 * budgetLeft();
 
   // The exact DP under the simulator's additive costs (serial time: no
   // overlap, no contention), over every op's configs that use all devices
@@ -380,14 +384,15 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     // result is dropped.
     const auto dpStart = std::chrono::steady_clock::now();
     bool dpOutOfTime = false;
-    int64_t dpCalls = 0;
     auto dpTimeUp = [&] {
       if (dpOutOfTime)
         return true;
-      if ((++dpCalls & 255) == 0 && mcmcBudget > 0 &&
+      // Every call reads the clock: on a thousand devices one pricing call
+      // can take milliseconds, so sparser checks overran the share.
+      if (dpBudget > 0 &&
           std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                         dpStart)
-                  .count() > 0.2 * mcmcBudget)
+                  .count() > dpBudget)
         dpOutOfTime = true;
       return dpOutOfTime;
     };
@@ -426,6 +431,18 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
 
   Strategy best;
   double bestObjective = std::numeric_limits<double>::infinity();
+  // Each chain starts with a cold simulation of its start; when what is left
+  // cannot pay for that twice, the chains could not move at all.
+  if (plainSearch && o.budgetSeconds > 0 &&
+      budgetLeft() - 0.02 * o.budgetSeconds < 2 * coldSeconds) {
+    char why[160];
+    std::snprintf(why, sizeof why,
+                  "a cold simulation takes %.1f s, %.0f s of the budget were "
+                  "left after the DP",
+                  coldSeconds, budgetLeft());
+    result.plainSearchSkipped = why;
+    plainSearch = false;
+  }
   if (plainSearch) {
   int64_t movable = 0;
   for (const auto &configs : space)
@@ -433,7 +450,14 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   McmcOptions mo;
   mo.seed = o.seed;
   mo.chains = o.threads;
-  mo.budgetSeconds = mcmcBudget;
+  // What the DP above left, less 2 % of the budget kept for the final
+  // comparisons below (re-simulating the starts, the memory options), so
+  // that the whole search ends within its budget.
+  mo.budgetSeconds =
+      o.budgetSeconds > 0
+          ? std::max(0.05 * o.budgetSeconds,
+                     budgetLeft() - 0.02 * o.budgetSeconds)
+          : 0;
   mo.iterationsPerChain =
       o.iterationsPerChain > 0
           ? o.iterationsPerChain

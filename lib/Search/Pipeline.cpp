@@ -218,11 +218,22 @@ PipelineSearchResult searchPipelines(Simulator &sim,
       return likelyFits(a);
     return a.first != b.first ? a.first < b.first : a.second > b.second;
   });
+  // A layout's simulations cost about its shards per op, devices / pp (one
+  // stage's ops see only its sub-mesh): a layout is skipped when, at the
+  // cost per shard of those done, it would end past the budget (a
+  // one-stage layout of thousands of devices costs many times a deep one).
+  double unitsDone = 0;
   for (auto [pp, tp] : grid) {
-    if (o.budgetSeconds > 0 && elapsed() > o.budgetSeconds) {
-      result.stoppedByBudget = true;
-      break;
+    const double units = static_cast<double>(devices / pp);
+    if (o.budgetSeconds > 0) {
+      const double now = elapsed();
+      const double predicted = unitsDone > 0 ? now / unitsDone * units : 0.0;
+      if (now + predicted > o.budgetSeconds) {
+        result.stoppedByBudget = true;
+        continue; // a cheaper (deeper) layout may still fit in what is left
+      }
     }
+    unitsDone += units;
     PipelineChoice c;
     c.tensorParallel = tp;
     c.pipelineParallel = pp;
