@@ -238,10 +238,18 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     if (pipelinedMegatron) {
       std::optional<std::pair<int64_t, int64_t>> degrees =
           megatronPublishedDegrees(graph);
-      if (o.pipelineParallel > 0)
-        degrees = {o.tensorParallel > 0 ? o.tensorParallel
-                                        : machine.devicesPerNode,
-                   o.pipelineParallel};
+      if (o.pipelineParallel > 0) {
+        // Without --tp: tensor parallelism within a node, as wide as the
+        // stages' share of the devices allows (a power of two).
+        int64_t tp = o.tensorParallel;
+        const int64_t perStage =
+            std::max<int64_t>(1, machine.numDevices() / o.pipelineParallel);
+        if (tp <= 0)
+          for (tp = 1; 2 * tp <= machine.devicesPerNode &&
+                       perStage % (2 * tp) == 0;)
+            tp *= 2;
+        degrees = {tp, o.pipelineParallel};
+      }
       if (degrees) {
         Expected<BaselineResult> b =
             megatronPipeline(graph, sim, machine, degrees->first,
