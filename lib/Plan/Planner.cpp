@@ -396,6 +396,9 @@ private:
     std::vector<std::vector<std::map<std::string, int>>> extra;
   };
   std::vector<MicroTables> parked;
+  /// Walking a stage's last backward: the gradients of weights read away
+  /// from their home, summed over the micro-batches, go home now.
+  bool flushing = true;
   /// Per plan output: its (op, result); per micro-batch-partial output, the
   /// buffers its micro-batches' values add up in.
   std::vector<std::pair<int, int>> outputOf;
@@ -855,6 +858,7 @@ void Builder::collectOutputs(int o) {
 
 void Builder::backwardUnit(int s, bool flush) {
   const PipelineStage &st = stages[s];
+  flushing = flush;
   // The outputs' gradients are one (the step minimizes their sum): in every
   // micro-batch for a part of the batch, once for a value every
   // micro-batch computes whole.
@@ -1160,6 +1164,12 @@ std::string Builder::forwardOperands(int i) {
       auto [h, hj] = home[o.index];
       if (h == i && hj == static_cast<int>(j))
         continue; // created up front
+      if (mb > 0) {
+        // The weights do not change during a step: micro-batch 0's copy
+        // serves every micro-batch.
+        bufs = parked[0].opndBuf[i][j];
+        continue;
+      }
       std::vector<Holder> holders =
           holdersOf(h, rules[h].operands[hj], opndBuf[h][hj]);
       std::vector<Needer> needers = needersOf(holders, g.weights[o.index].name);
@@ -1569,6 +1579,8 @@ int Builder::operandGrad(int i, int j, int64_t s) {
     auto [h, hj] = home[o.index];
     if (h == i && hj == j)
       return b; // created up front
+    if (mb > 0) // every micro-batch adds into micro-batch 0's buffer
+      return b = parked[0].opndGradBuf[i][j][s];
     // Accumulate straight into the home gradient when it is the same box on
     // this rank and no replicas must be summed first.
     if (!replicated) {
@@ -1582,10 +1594,12 @@ int Builder::operandGrad(int i, int j, int64_t s) {
           return b = opndGradBuf[h][hj][hs];
       }
     }
-    return b = newBuffer(rank, boxBuffer("grad:" + op.name + ".in" +
-                                             std::to_string(j),
-                                         BufferRole::Gradient, rule, mine,
-                                         g.weights[o.index].name));
+    return b = newBuffer(rank,
+                         boxBuffer("grad:" + op.name + ".in" +
+                                       std::to_string(j),
+                                   BufferRole::Gradient, rule, mine,
+                                   g.weights[o.index].name),
+                         /*perMicroBatch=*/false);
   }
   int e = edgeOf[i][j];
   if (duplicateOf[e] >= 0)
@@ -1727,6 +1741,8 @@ void Builder::gradientTransfers(int i) {
       auto [h, hj] = home[o.index];
       if (h == i && hj == static_cast<int>(j))
         continue; // the home's own gradient: synchronized below
+      if (!flushing)
+        continue; // the micro-batches add up first (operandGrad)
       Context ctx{Phase::Backward, op.name, "gradient-sync", -1};
       allReduceGroups(i, replicatedDims(i, rule), grads, ctx);
       // Into one replica of each home box: the home's own all-reduce then
