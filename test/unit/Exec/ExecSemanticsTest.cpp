@@ -347,6 +347,17 @@ TEST_F(ExecSemanticsTest, PipelineGpt) {
                    {1, 2, 4});
 }
 
+TEST_F(ExecSemanticsTest, PipelineBert) {
+  // Its loss is the sum of two losses (masked LM and next sentence): each
+  // micro-batch adds its parts, and the sum of the sums is the step's.
+  model = "bert";
+  comparePipelines(zooModel(context, "bert-base",
+                            {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"},
+                             {"seq", "8"}, {"vocab", "64"},
+                             {"max-positions", "16"}, {"batch", "8"}}),
+                   {1, 2, 4});
+}
+
 TEST_F(ExecSemanticsTest, PipelineMlp) {
   model = "mlp";
   comparePipelines(fileModel(context, "test/unit/Exec/mlp.mlir"), {1, 2, 4});
