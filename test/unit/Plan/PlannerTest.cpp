@@ -549,4 +549,51 @@ TEST_F(PlannerTest, RefusesWhatItCannotRun) {
   EXPECT_EQ(failed, -1);
 }
 
+TEST_F(PlannerTest, RefusesPipelinesItCannotRun) {
+  OpGraph g = graphOf(zooCases()[13]); // gpt, batch 4
+  ASSERT_EQ(g.modelName, "gpt");
+  const int n = static_cast<int>(g.ops.size());
+  Strategy s = singleDeviceStrategy(g);
+  for (int i = n / 2; i < n; ++i)
+    s.configs[i].start = 1;
+  s.training.stages = {{0, n / 2 - 1, 0, 1}, {n / 2, n - 1, 1, 1}};
+  s.training.microBatches = 2;
+  ASSERT_TRUE(buildPlan(g, s, 2));
+  int failed = -2;
+  auto refused = [&](const Strategy &x, const std::string &what) {
+    Expected<Plan> plan = buildPlan(g, x, 2, {}, &failed);
+    ASSERT_FALSE(plan) << what;
+    EXPECT_NE(plan.error().find(what), std::string::npos) << plan.error();
+  };
+
+  // The memory options are not combined with pipelines yet.
+  for (int option = 0; option < 3; ++option) {
+    Strategy x = s;
+    if (option == 0)
+      x.training.zeroStage = 1;
+    if (option == 1)
+      x.training.offloadOptimizer = true;
+    if (option == 2)
+      x.training.recompute.assign(n, 1);
+    refused(x, "the plan does not combine pipeline stages or micro-batches "
+               "with ZeRO, optimizer offload or activation recomputation");
+    EXPECT_EQ(failed, -1);
+  }
+  // An op outside its stage's devices, named.
+  Strategy x = s;
+  x.configs[n - 1].start = 0;
+  refused(x, "op '" + g.ops[n - 1].name + "' of pipeline stage 1 runs on "
+             "device 0, outside the stage's devices 1..1");
+  EXPECT_EQ(failed, n - 1);
+  // 4 samples in 8 micro-batches.
+  x = s;
+  x.training.microBatches = 8;
+  refused(x, "does not divide into 8 micro-batches x degree 1");
+  EXPECT_GE(failed, 0);
+  // Stages that do not cover the ops (the simulator's own check).
+  x = s;
+  x.training.stages.pop_back();
+  refused(x, "the strategy's training options: the pipeline stages end at op");
+}
+
 } // namespace
