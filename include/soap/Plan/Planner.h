@@ -103,9 +103,14 @@ struct PlanOptions {
 };
 
 /// Builds the plan of one training step. `strategy.configs[i]` is op i's
-/// config; every shard must lie on a rank in [0, numRanks). On failure the
-/// message names the op, and `failedOp` (when given) receives its index (-1
-/// when the problem is not one op's).
+/// config; every shard must lie on a rank in [0, numRanks). With
+/// `strategy.training`'s pipeline stages and micro-batches (GPipe or 1F1B;
+/// micro-batches alone: gradient accumulation) the step runs as the
+/// schedule's units, with the full-batch step's numerics
+/// (docs/lowering.md, "Pipelines and micro-batches"); ZeRO, offload and
+/// recomputation are not combined with them. On failure the message names
+/// the op, and `failedOp` (when given) receives its index (-1 when the
+/// problem is not one op's).
 Expected<Plan> buildPlan(const OpGraph &graph, const Strategy &strategy,
                          int64_t numRanks, const PlanOptions &options = {},
                          int *failedOp = nullptr);
