@@ -75,7 +75,9 @@ std::vector<std::string> StrategyFile::trainingFeatures() const {
 
 std::string unsupportedTrainingFeatures(const StrategyFile &s,
                                         const std::string &consumer) {
+  // The plan lowering executes pipelines (stages, micro-batches).
   std::vector<std::string> f = s.trainingFeatures();
+  f.erase(std::remove(f.begin(), f.end(), "pipeline parallelism"), f.end());
   if (f.empty())
     return "";
   std::string list;

@@ -142,7 +142,8 @@ std::vector<std::string> validateStrategy(const StrategyFile &strategy,
                                           const std::string &machineFingerprint);
 
 /// The message a consumer that cannot execute version-2 features (the plan
-/// lowering, today) gives for this strategy: "" when it uses none, else one
+/// lowering, today: it executes pipelines but not ZeRO, offload and
+/// recomputation) gives for this strategy: "" when it uses none, else one
 /// naming them.
 std::string unsupportedTrainingFeatures(const StrategyFile &strategy,
                                         const std::string &consumer);

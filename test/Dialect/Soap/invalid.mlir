@@ -1056,8 +1056,23 @@ func.func @name_not_string(%x: tensor<8xf32>) {
 // -----
 
 func.func @unknown_soap_attribute(%x: tensor<8xf32>) {
-  // expected-error @+1 {{unknown soap attribute 'soap.strategy' (known: 'soap.name', 'soap.parallel')}}
+  // expected-error @+1 {{unknown soap attribute 'soap.strategy' (known: 'soap.name', 'soap.parallel', 'soap.pipeline')}}
   %0 = soap.relu %x {soap.strategy = 1 : i64} : tensor<8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'soap.pipeline' must be a dictionary, got 2 : i64}}
+func.func @pipeline_not_dictionary(%x: tensor<8xf32>) attributes {soap.pipeline = 2 : i64} {
+  return
+}
+
+// -----
+
+func.func @pipeline_on_op(%x: tensor<8xf32>) {
+  // expected-error @+1 {{'soap.pipeline' belongs on a model function}}
+  %0 = soap.relu %x {soap.pipeline = {}} : tensor<8xf32>
   return
 }
 
