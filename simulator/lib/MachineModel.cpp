@@ -97,6 +97,7 @@ double DeviceSpec::peakFlops(DType dtype, bool allowTf32) const {
     break;
   case DType::I32:
   case DType::I64:
+  case DType::I1:
     p = peakF32;
     break;
   }

@@ -12,8 +12,7 @@ using json = nlohmann::ordered_json;
 namespace soap {
 
 bool parseDType(const std::string &text, DType &out) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I32,
-                  DType::I64})
+  for (DType t : kAllDTypes)
     if (text == toString(t)) {
       out = t;
       return true;

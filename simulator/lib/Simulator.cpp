@@ -44,10 +44,6 @@ int64_t SimResult::maxPeakMemory() const {
   return m;
 }
 
-static bool isFloat(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 ||
-         t == DType::F64;
-}
 
 static int64_t volumeBytes(const std::vector<int64_t> &shape, DType t) {
   int64_t n = 1;
@@ -304,22 +300,9 @@ Simulator::Simulator(const OpGraph &graph, const CostModel &costModel)
     outEdges[g.edges[e].src].push_back(e);
   }
 
-  // Ops whose result reaches an output need a backward pass.
-  needsBackward.assign(numOps, g.outputs.empty() ? 1 : 0);
-  std::vector<int> stack(g.outputs.begin(), g.outputs.end());
-  for (int o : g.outputs)
-    needsBackward[o] = 1;
-  while (!stack.empty()) {
-    int i = stack.back();
-    stack.pop_back();
-    for (int e : inEdges[i]) {
-      int p = g.edges[e].src;
-      if (!needsBackward[p]) {
-        needsBackward[p] = 1;
-        stack.push_back(p);
-      }
-    }
-  }
+  // Ops from which a gradient reaches an output need a backward pass.
+  std::vector<char> backward = g.backwardOps();
+  needsBackward.assign(backward.begin(), backward.end());
 
   // An edge that repeats an earlier one (the same tensor into the same op
   // with the same layout, e.g. attention's key and value) moves nothing.

@@ -3,6 +3,7 @@
 
 #include "soap/Simulator/CostModel.h"
 #include "soap/Simulator/ShardingRules.h"
+#include "soap/Simulator/Simulator.h"
 
 #include <gtest/gtest.h>
 
@@ -263,4 +264,46 @@ TEST(CostModel, FlopsBeyondInt64AreUnwrapped) {
   op.operands[1].tensor.shape = {8, 16};
   op.forwardFlops = 2 * 4 * 8 * 16 + 7;
   EXPECT_EQ(opForwardFlops(op), 2 * 4 * 8 * 16 + 7);
+}
+
+TEST(CostModel, BooleanResultsArePricedForwardOnly) {
+  // relu(x) > y: a comparison reads two f32 tensors and writes one byte per
+  // element; no gradient flows through a boolean result, so neither op runs
+  // a backward pass. 1 GB/s memory, no kernel overhead.
+  GraphBuilder b;
+  auto x = b.input("x", {1000});
+  auto y = b.input("y", {1000});
+  auto r = b.unary("relu", "relu", x);
+  auto gt = b.binary("gt", "greater", r, y);
+  b.output(gt);
+  OpNode &cmp = b.g.ops[1];
+  cmp.results[0].dtype = DType::I1;
+  cmp.bytesWritten = cmp.results[0].bytes();
+  cmp.backwardFlops = 0;
+  EXPECT_EQ(cmp.results[0].bytes(), 1000);
+  EXPECT_EQ(b.g.backwardOps(), (std::vector<char>{0, 0}));
+  EXPECT_EQ(b.g.validate(), "");
+
+  auto m = test::roundMachine(1, 1);
+  CostModel cost(m);
+  OpShardingRule rule = shardingRule(cmp);
+  auto kt = cost.kernelTime(cmp, rule, {1});
+  EXPECT_DOUBLE_EQ(kt.forward, (4000 + 4000 + 1000) / 1e9);
+  EXPECT_EQ(cost.kernelKey(cmp, rule, {1}),
+            "greater||f32[1000],f32[1000]->i1[1000]|i1|round");
+
+  // The step: relu's forward (8 us) and the comparison's (9 us), nothing
+  // else.
+  Simulator sim(b.g, cost);
+  auto res = sim.simulate(Strategy{{test::cfg({}), test::cfg({})}});
+  ASSERT_TRUE(res.ok()) << res.error();
+  EXPECT_NEAR(res->stepTime, 17e-6, 1e-15);
+
+  // A float path to the output keeps its backward: relu(x) * y.
+  GraphBuilder f;
+  auto fx = f.input("x", {1000});
+  auto fy = f.input("y", {1000});
+  auto fr = f.unary("relu", "relu", fx);
+  f.output(f.binary("mul", "mul", fr, fy));
+  EXPECT_EQ(f.g.backwardOps(), (std::vector<char>{1, 1}));
 }
