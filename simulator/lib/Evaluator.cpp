@@ -401,14 +401,7 @@ Evaluation evaluateStrategy(const OpGraph &graph, const Strategy &strategy,
     CostModel::KernelTime kt = cost.kernelTime(op, r, l.degree);
     double work = kt.forward;
     if (backward[i]) {
-      int64_t elements = 0;
-      DType wt = DType::F32;
-      for (size_t j = 0; j < op.operands.size(); ++j)
-        if (op.operands[j].source == OperandSource::Weight) {
-          elements += shardBytes(r.operands[j], op, l) / r.operands[j].elementBytes();
-          wt = r.operands[j].dtype;
-        }
-      work += kt.backward + cost.updateTime(elements, wt);
+      work += kt.backward + cost.opUpdateTime(op, r, l.degree);
       // Gradient synchronization of replicated weights.
       for (size_t j = 0; j < op.operands.size(); ++j) {
         if (op.operands[j].source != OperandSource::Weight)
