@@ -5,11 +5,15 @@
 #
 #   bash bench/runtime/predict.sh [BUILD_DIR] [STEPS] [REPEATS]
 #
-# For each model: soap-calibrate measures its shard kernels on this CPU into a
-# ProfileDB (one core per device, one BLAS thread); soapc predicts each
-# strategy's step on `cpu-host` with 2 devices (one per core) using that
-# ProfileDB and writes the plan; soap-run trains the plan (2 ranks as threads,
-# one OpenMP thread each) and reports the mean step time after the first step.
+# For each model: soap-calibrate measures its shard kernels and their
+# optimizer updates on this CPU into a ProfileDB (one core per device, one
+# BLAS thread; a shard of a 2-way split next to its sibling on the other
+# core) and writes the cpu-host machine with this host's figures (its
+# shared-memory link fitted to the runtime's all-reduce); soapc predicts each
+# strategy's step on that machine with 2 devices (one per core) using that
+# ProfileDB, for the plan's optimizer (SGD with momentum 0.9), and writes the
+# plan; soap-run trains the plan (2 ranks as threads, one OpenMP thread
+# each) and reports the mean step time after the first step.
 # The median of REPEATS runs is kept. Strategies: one device, data-parallel,
 # the model's expert baseline (megatron for the MLP and the transformer
 # block, owt for the CNN) and the searched one.
@@ -35,9 +39,11 @@ printf '| model | strategy | predicted (ms) | measured (ms) | predicted / measur
 printf '|---|---|---|---|---|\n'
 for m in "${models[@]}"; do
   "$BUILD/bin/soap-calibrate" --device cpu --model "${source[$m]}" --machine cpu-host \
-    --nodes 1 --max-devices 2 --repeats 5 --warmup 2 --quiet -o "$OUT/$m.profile.json"
+    --nodes 1 --max-devices 2 --repeats 5 --warmup 2 --quiet -o "$OUT/$m.profile.json" \
+    --emit-machine "$OUT/$m.machine.json"
   for s in single data-parallel "${expert[$m]}" search; do
-    args=(--machine cpu-host --nodes 1 --profile "$OUT/$m.profile.json")
+    args=(--machine "$OUT/$m.machine.json" --nodes 1 --profile "$OUT/$m.profile.json"
+          --optimizer sgd)
     case $s in
       single) args+=(--devices-per-node 1 --baseline data-parallel) ;;
       search) args+=(--devices-per-node 2 --seed 1 --budget 20) ;;

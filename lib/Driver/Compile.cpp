@@ -442,7 +442,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   // Each chain starts with a cold simulation of its start; when what is left
   // cannot pay for that twice, the chains could not move at all.
   if (plainSearch && o.budgetSeconds > 0 &&
-      budgetLeft() - 0.02 * o.budgetSeconds < 2 * coldSeconds) {
+      budgetLeft() - 0.04 * o.budgetSeconds < 2 * coldSeconds) {
     char why[160];
     std::snprintf(why, sizeof why,
                   "a cold simulation takes %.1f s, %.0f s of the budget were "
@@ -458,14 +458,18 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   McmcOptions mo;
   mo.seed = o.seed;
   mo.chains = o.threads;
-  // What the DP above left, less 2 % of the budget kept for the final
+  // What the DP above left, less 4 % of the budget kept for the final
   // comparisons below (re-simulating the starts, the memory options), so
   // that the whole search ends within its budget.
   mo.budgetSeconds =
       o.budgetSeconds > 0
           ? std::max(0.05 * o.budgetSeconds,
-                     budgetLeft() - 0.02 * o.budgetSeconds)
+                     budgetLeft() - 0.04 * o.budgetSeconds)
           : 0;
+  // A random start's cold simulation costs about 25 baseline ones on 1,536
+  // GPUs (GPT-145.6B: 58.7 s against 2 s under load): only where 30 of
+  // them fit in the chains' budget.
+  mo.randomStarts = o.budgetSeconds <= 0 || 30 * coldSeconds < mo.budgetSeconds;
   mo.iterationsPerChain =
       o.iterationsPerChain > 0
           ? o.iterationsPerChain
@@ -487,16 +491,38 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
       best = s.strategy;
     }
   }
+  // The memory options on the chains' best: gradient accumulation,
+  // recomputation, ZeRO and offload, priced on its timeline. Its first
+  // simulation is about a cold one: skipped when two of those no longer fit
+  // in the budget.
+  const double secondsLeft =
+      o.budgetSeconds -
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
+          .count();
   if (o.trainingFeatures && !best.configs.empty() &&
-      !best.training.active()) {
-    // The memory options on the chains' best: gradient accumulation,
-    // recomputation, ZeRO and offload, priced on its timeline.
+      !best.training.active() &&
+      (o.budgetSeconds <= 0 || secondsLeft > 2 * coldSeconds)) {
     if (Expected<SimResult> r = simulate(best)) {
       std::vector<char> layers = recomputeLayers(graph);
       bool anyLayer = false;
       for (char c : layers)
         anyLayer |= c != 0;
       TrainingConfig bestTraining;
+      // Within the budget: stop when one more pricing, at the mean cost of
+      // those done (a tenth of a second each on a thousand devices), would
+      // end past it.
+      const auto sweepStart = std::chrono::steady_clock::now();
+      int priced = 0;
+      auto sweepTimeUp = [&] {
+        if (o.budgetSeconds <= 0 || priced == 0)
+          return false;
+        const auto now = std::chrono::steady_clock::now();
+        const double spent =
+            std::chrono::duration<double>(now - sweepStart).count();
+        return std::chrono::duration<double>(now - begin).count() +
+                   spent / priced >
+               o.budgetSeconds;
+      };
       for (int64_t m : {1, 2, 4, 8, 16})
         for (int rc = 0; rc <= (anyLayer ? 1 : 0); ++rc)
           for (int zero = 0; zero <= 3; ++zero)
@@ -507,6 +533,9 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
               t.offloadOptimizer = off;
               if (rc)
                 t.recompute = layers;
+              if (sweepTimeUp())
+                continue;
+              ++priced;
               Expected<SimResult> tr = sim.simulateTraining(t);
               if (tr && objective(*tr, machine) < bestObjective) {
                 bestObjective = objective(*tr, machine);

@@ -26,6 +26,8 @@ static std::optional<DType> toDType(Type t) {
     return DType::I32;
   if (t.isInteger(64))
     return DType::I64;
+  if (t.isInteger(1))
+    return DType::I1;
   return std::nullopt;
 }
 

@@ -21,12 +21,16 @@ const char *toString(DType t) {
     return "i32";
   case DType::I64:
     return "i64";
+  case DType::I1:
+    return "i1";
   }
   return "?";
 }
 
 int64_t byteWidth(DType t) {
   switch (t) {
+  case DType::I1:
+    return 1;
   case DType::F16:
   case DType::BF16:
     return 2;
@@ -38,6 +42,11 @@ int64_t byteWidth(DType t) {
     return 8;
   }
   return 0;
+}
+
+bool isFloat(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 ||
+         t == DType::F64;
 }
 
 int64_t TensorInfo::numElements() const {
@@ -59,6 +68,40 @@ int OpGraph::findOp(const std::string &name) const {
     if (ops[i].name == name)
       return static_cast<int>(i);
   return -1;
+}
+
+std::vector<char> OpGraph::backwardOps() const {
+  std::vector<char> backward(ops.size(), outputs.empty() ? 1 : 0);
+  auto floatResult = [&](int i) {
+    for (const TensorInfo &r : ops[i].results)
+      if (isFloat(r.dtype))
+        return true;
+    return false;
+  };
+  std::vector<int> stack;
+  for (int o : outputs)
+    if (o >= 0 && o < static_cast<int>(ops.size()) && floatResult(o) &&
+        !backward[o]) {
+      backward[o] = 1;
+      stack.push_back(o);
+    }
+  std::vector<std::vector<int>> into(ops.size());
+  for (const Edge &e : edges)
+    if (e.dst >= 0 && e.dst < static_cast<int>(ops.size()))
+      into[e.dst].push_back(&e - edges.data());
+  while (!stack.empty()) {
+    int i = stack.back();
+    stack.pop_back();
+    for (int e : into[i]) {
+      int p = edges[e].src;
+      if (p < 0 || backward[p] || !isFloat(edges[e].tensor.dtype) ||
+          !floatResult(p))
+        continue;
+      backward[p] = 1;
+      stack.push_back(p);
+    }
+  }
+  return backward;
 }
 
 std::vector<int> OpGraph::inEdges(int op) const {

@@ -19,8 +19,7 @@ using nlohmann::ordered_json;
 namespace {
 
 std::optional<DType> parseDType(std::string_view s) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I32,
-                  DType::I64})
+  for (DType t : kAllDTypes)
     if (s == toString(t))
       return t;
   return std::nullopt;

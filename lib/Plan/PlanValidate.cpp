@@ -16,10 +16,6 @@ namespace soap {
 
 namespace {
 
-bool isFloat(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 ||
-         t == DType::F64;
-}
 
 std::string shapeText(const std::vector<int64_t> &s) {
   std::string t = "[";

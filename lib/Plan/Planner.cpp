@@ -132,10 +132,6 @@ std::pair<int64_t, int64_t> replicatedFlops(const OpNode &op,
 
 namespace {
 
-bool isFloat(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 ||
-         t == DType::F64;
-}
 
 /// A box of a tensor: [lo, hi) per axis (empty vectors for rank 0).
 struct Box {
@@ -456,27 +452,13 @@ std::string Builder::setup(int &failed) {
   // backward pass; an edge repeating an earlier one into the same op with
   // the same layout (attention's key and value) moves nothing.
   // A forward-only plan has no backward at all.
-  needsBackward.assign(n, g.outputs.empty() && !opts.forwardOnly ? 1 : 0);
+  if (opts.forwardOnly)
+    needsBackward.assign(n, 0);
+  else
+    needsBackward = g.backwardOps();
   isOutput.assign(n, 0);
-  std::vector<int> stack;
-  if (!opts.forwardOnly)
-    stack.assign(g.outputs.begin(), g.outputs.end());
-  for (int o : g.outputs) {
+  for (int o : g.outputs)
     isOutput[o] = 1;
-    if (!opts.forwardOnly)
-      needsBackward[o] = 1;
-  }
-  while (!stack.empty()) {
-    int i = stack.back();
-    stack.pop_back();
-    for (int e : inEdges[i]) {
-      int p = g.edges[e].src;
-      if (!needsBackward[p]) {
-        needsBackward[p] = 1;
-        stack.push_back(p);
-      }
-    }
-  }
   duplicateOf.assign(g.edges.size(), -1);
   for (int e = 0; e < static_cast<int>(g.edges.size()); ++e) {
     const Edge &x = g.edges[e];
@@ -1332,7 +1314,7 @@ std::map<std::string, PlanAttr> Builder::kernelAttrs(int i, int64_t s) {
     a["token_shard"] = PlanAttr::ofInt(dimCoord("batch"));
     int64_t act = attributeInt(op.attributes, "activation", 0);
     a["activation"] = PlanAttr::ofString(act == 1 ? "gelu" : "relu");
-  } else if (k == "dropout" && !rule.results.empty()) {
+  } else if ((k == "dropout" || k == "dropout_mask") && !rule.results.empty()) {
     Box out = box(rule.results[0], i, s);
     a["global_shape"] = PlanAttr::ofInts(rule.results[0].shape);
     a["offset"] = PlanAttr::ofInts(out.lo);

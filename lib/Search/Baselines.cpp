@@ -28,7 +28,9 @@ static bool isPointwise(const std::string &kind) {
   static const char *const kinds[] = {
       "relu", "gelu", "sigmoid", "tanh", "exp",     "log",       "neg",
       "sqrt", "erf",  "add",     "sub",  "mul",     "div",       "dropout",
-      "softmax", "layer_norm", "batch_norm"};
+      "softmax", "layer_norm", "batch_norm", "equal", "less",
+      "less_equal", "greater", "greater_equal", "and", "or", "xor", "not",
+      "dropout_mask"};
   return std::find(std::begin(kinds), std::end(kinds), kind) != std::end(kinds);
 }
 

@@ -67,7 +67,8 @@ runMcmc(const std::vector<std::vector<ParallelConfig>> &space,
     // Chains beyond the given starts: even ones restart from a given start
     // (another seed explores another neighbourhood), odd ones from random.
     bool fromStart = !starts.empty() &&
-                     (chain < static_cast<int>(starts.size()) || chain % 2 == 0);
+                     (chain < static_cast<int>(starts.size()) ||
+                      chain % 2 == 0 || !o.randomStarts);
     if (fromStart) {
       const McmcChainStart &s = starts[chain % starts.size()];
       current = s.strategy;

@@ -258,6 +258,12 @@ FailureOr<ParallelModel> extractParallelModel(ModuleOp module,
   return m;
 }
 
+/// An integer element as a double (a boolean, i1, is 0 or 1).
+static double intValue(const APInt &v) {
+  return v.getBitWidth() == 1 ? static_cast<double>(v.getZExtValue())
+                              : static_cast<double>(v.getSExtValue());
+}
+
 /// Row-major values of an elements attribute, as doubles.
 static std::vector<double> valuesOf(ElementsAttr attr) {
   std::vector<double> out;
@@ -268,8 +274,7 @@ static std::vector<double> valuesOf(ElementsAttr attr) {
     if (isa<FloatType>(dense.getElementType()))
       out.push_back(dense.getSplatValue<APFloat>().convertToDouble());
     else
-      out.push_back(
-          static_cast<double>(dense.getSplatValue<APInt>().getSExtValue()));
+      out.push_back(intValue(dense.getSplatValue<APInt>()));
     return out;
   }
   if (isa<FloatType>(dense.getElementType())) {
@@ -280,7 +285,7 @@ static std::vector<double> valuesOf(ElementsAttr attr) {
     }
   } else {
     for (APInt v : dense.getValues<APInt>())
-      out.push_back(static_cast<double>(v.getSExtValue()));
+      out.push_back(intValue(v));
   }
   return out;
 }

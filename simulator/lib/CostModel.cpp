@@ -192,6 +192,53 @@ double CostModel::updateTime(int64_t elements, DType dtype) const {
                   /*gemm=*/false);
 }
 
+std::string CostModel::updateAttributes(Optimizer optimizer,
+                                        const std::vector<int64_t> &degree,
+                                        const MachineModel &machine) {
+  int64_t shards = 1;
+  for (int64_t d : degree)
+    shards *= std::max<int64_t>(d, 1);
+  std::string a = std::string("optimizer=") + toString(optimizer);
+  if (int64_t n = std::min(shards, machine.devicesPerNode); n > 1)
+    a += ",concurrent=" + std::to_string(n);
+  return a;
+}
+
+std::string CostModel::updateKey(const OpNode &op, const OpShardingRule &rule,
+                                 const std::vector<int64_t> &degree) const {
+  std::vector<std::vector<int64_t>> ws;
+  std::vector<DType> wt;
+  for (size_t j = 0; j < op.operands.size() && j < rule.operands.size(); ++j)
+    if (op.operands[j].source == OperandSource::Weight) {
+      ws.push_back(shardShape(rule.operands[j], op.dims, degree));
+      wt.push_back(rule.operands[j].dtype);
+    }
+  if (ws.empty())
+    return "";
+  return ProfileDB::makeKey("update", updateAttributes(opts.optimizer, degree, m),
+                            ProfileDB::shapesText(ws, wt, ws, wt), wt.front(),
+                            m.device.type);
+}
+
+double CostModel::opUpdateTime(const OpNode &op, const OpShardingRule &rule,
+                               const std::vector<int64_t> &degree) const {
+  if (db && db->size() > 0)
+    if (std::string key = updateKey(op, rule, degree); !key.empty())
+      if (const KernelMeasurement *km = db->find(key))
+        return km->forward;
+  int64_t elements = 0;
+  DType dtype = DType::F32;
+  for (size_t j = 0; j < op.operands.size() && j < rule.operands.size(); ++j)
+    if (op.operands[j].source == OperandSource::Weight) {
+      int64_t n = 1;
+      for (int64_t x : shardShape(rule.operands[j], op.dims, degree))
+        n *= x;
+      elements += n;
+      dtype = rule.operands[j].dtype;
+    }
+  return updateTime(elements, dtype);
+}
+
 static DType opDType(const OpNode &op) {
   if (!op.results.empty())
     return op.results[0].dtype;
@@ -590,6 +637,33 @@ void CostModel::collective(Collective c,
       have = true;
     }
   }
+  if (have && c == Collective::AllReduce)
+    if (double t = measuredAllReduce(groups, bytes); t > 0)
+      out.time = t; // same links and devices, the measured duration
+}
+
+double CostModel::measuredAllReduce(const std::vector<std::vector<int64_t>> &groups,
+                                    double bytes) const {
+  if (!db || db->allReduce.empty() || db->deviceType != m.device.type)
+    return 0;
+  // Groups of one size, each within a node and alone on it: what was
+  // measured (several groups on a node would share its memory).
+  int64_t size = 0;
+  std::vector<char> nodeUsed(static_cast<size_t>(m.nodes), 0);
+  for (const auto &g : groups) {
+    if (g.size() < 2)
+      continue;
+    if (size != 0 && static_cast<int64_t>(g.size()) != size)
+      return 0;
+    size = static_cast<int64_t>(g.size());
+    int64_t node = m.nodeOf(g.front());
+    for (int64_t d : g)
+      if (m.nodeOf(d) != node)
+        return 0;
+    if (nodeUsed[node]++)
+      return 0;
+  }
+  return size ? db->allReduceSeconds(size, bytes) : 0;
 }
 
 void CostModel::transfers(const std::vector<Flow> &flows, CommCost &out) const {

@@ -248,14 +248,20 @@ Evaluation evaluateStrategy(const OpGraph &graph, const Strategy &strategy,
   if (!ev.violations.empty())
     return ev;
 
-  // Which ops run a backward pass: those from which an output is reachable.
+  // Which ops run a backward pass: those from which a gradient reaches an
+  // output, along float tensors through ops with a float result.
+  auto floatResult = [&](int i) {
+    return std::any_of(graph.ops[i].results.begin(), graph.ops[i].results.end(),
+                       [](const TensorInfo &t) { return isFloat(t.dtype); });
+  };
   std::vector<bool> backward(nOps, graph.outputs.empty());
   for (int o : graph.outputs)
-    backward[o] = true;
+    backward[o] = floatResult(o);
   for (bool changed = true; changed;) {
     changed = false;
     for (const Edge &e : graph.edges)
-      if (backward[e.dst] && !backward[e.src])
+      if (backward[e.dst] && !backward[e.src] && isFloat(e.tensor.dtype) &&
+          floatResult(e.src))
         backward[e.src] = changed = true;
   }
 
@@ -395,14 +401,7 @@ Evaluation evaluateStrategy(const OpGraph &graph, const Strategy &strategy,
     CostModel::KernelTime kt = cost.kernelTime(op, r, l.degree);
     double work = kt.forward;
     if (backward[i]) {
-      int64_t elements = 0;
-      DType wt = DType::F32;
-      for (size_t j = 0; j < op.operands.size(); ++j)
-        if (op.operands[j].source == OperandSource::Weight) {
-          elements += shardBytes(r.operands[j], op, l) / r.operands[j].elementBytes();
-          wt = r.operands[j].dtype;
-        }
-      work += kt.backward + cost.updateTime(elements, wt);
+      work += kt.backward + cost.opUpdateTime(op, r, l.degree);
       // Gradient synchronization of replicated weights.
       for (size_t j = 0; j < op.operands.size(); ++j) {
         if (op.operands[j].source != OperandSource::Weight)

@@ -97,6 +97,7 @@ double DeviceSpec::peakFlops(DType dtype, bool allowTf32) const {
     break;
   case DType::I32:
   case DType::I64:
+  case DType::I1:
     p = peakF32;
     break;
   }
@@ -405,6 +406,12 @@ Expected<MachineModel> MachineModel::parse(const std::string &text,
     else
       m.communicationOccupiesDevices = v->get<bool>();
   }
+  if (const json *v = r.field(doc, "$", "in_order_execution", false)) {
+    if (!v->is_boolean())
+      r.fail("$.in_order_execution", "must be true or false, got " + v->dump());
+    else
+      m.inOrderExecution = v->get<bool>();
+  }
 
   // Collective algorithms.
   m.algorithms.fill(CollectiveAlgorithm::Auto);
@@ -699,6 +706,8 @@ std::string MachineModel::toJson(bool withSources) const {
     coll[toString(c)] = toString(algorithms[static_cast<int>(c)]);
   doc["collectives"] = coll;
   doc["communication_occupies_devices"] = communicationOccupiesDevices;
+  if (inOrderExecution) // optional: the other machines' fingerprints unchanged
+    doc["in_order_execution"] = true;
   return doc.dump(2);
 }
 

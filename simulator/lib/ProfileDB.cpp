@@ -12,8 +12,7 @@ using json = nlohmann::ordered_json;
 namespace soap {
 
 bool parseDType(const std::string &text, DType &out) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I32,
-                  DType::I64})
+  for (DType t : kAllDTypes)
     if (text == toString(t)) {
       out = t;
       return true;
@@ -145,6 +144,15 @@ std::string ProfileDB::toJson() const {
     bs.push_back(
         {{"bytes", b.bytes}, {"seconds", b.seconds}, {"samples_s", b.samples}});
   doc["bandwidth"] = bs;
+  if (!allReduce.empty()) { // optional: files without it stay as they were
+    json as = json::array();
+    for (const AllReduceSample &a : allReduce)
+      as.push_back({{"devices", a.devices},
+                    {"bytes", a.bytes},
+                    {"seconds", a.seconds},
+                    {"samples_s", a.samples}});
+    doc["all_reduce"] = as;
+  }
   return doc.dump(1);
 }
 
@@ -313,9 +321,58 @@ Expected<ProfileDB> ProfileDB::parse(const std::string &text,
       db.bandwidth.push_back(std::move(s));
     }
   }
+  if (auto it = doc.find("all_reduce"); c.error.empty() && it != doc.end()) {
+    if (!it->is_array())
+      c.fail("$.all_reduce", "must be an array");
+    for (size_t i = 0; c.error.empty() && it->is_array() && i < it->size(); ++i) {
+      const json &a = (*it)[i];
+      std::string p = "$.all_reduce[" + std::to_string(i) + "]";
+      AllReduceSample s;
+      double devices = 0, bytes = 0;
+      c.num(a, p, "devices", devices);
+      c.num(a, p, "bytes", bytes);
+      c.num(a, p, "seconds", s.seconds);
+      c.samples(a, p, "samples_s", s.samples);
+      if (c.error.empty() && (devices < 2 || bytes <= 0))
+        c.fail(p, "needs at least 2 devices and a positive byte count");
+      s.devices = static_cast<int64_t>(devices);
+      s.bytes = static_cast<int64_t>(bytes);
+      if (c.error.empty())
+        db.allReduce.push_back(std::move(s));
+    }
+    db.sortAllReduce();
+  }
   if (!c.error.empty())
     return Error{c.error};
   return db;
+}
+
+void ProfileDB::sortAllReduce() {
+  std::sort(allReduce.begin(), allReduce.end(),
+            [](const AllReduceSample &a, const AllReduceSample &b) {
+              return a.devices != b.devices ? a.devices < b.devices
+                                            : a.bytes < b.bytes;
+            });
+}
+
+double ProfileDB::allReduceSeconds(int64_t devices, double bytes) const {
+  auto first = std::find_if(allReduce.begin(), allReduce.end(),
+                            [&](const AllReduceSample &a) { return a.devices == devices; });
+  auto last = std::find_if(first, allReduce.end(),
+                           [&](const AllReduceSample &a) { return a.devices != devices; });
+  if (first == last)
+    return 0;
+  if (bytes <= static_cast<double>(first->bytes) || last - first == 1)
+    return first->seconds;
+  // The segment that holds `bytes`, or the last one (extrapolated).
+  auto hi = first + 1;
+  while (hi + 1 != last && static_cast<double>(hi->bytes) < bytes)
+    ++hi;
+  auto lo = hi - 1;
+  double slope = (hi->seconds - lo->seconds) /
+                 static_cast<double>(hi->bytes - lo->bytes);
+  return std::max(lo->seconds + slope * (bytes - static_cast<double>(lo->bytes)),
+                  first->seconds);
 }
 
 Expected<ProfileDB> ProfileDB::load(const std::string &path) {

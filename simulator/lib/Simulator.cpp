@@ -44,10 +44,6 @@ int64_t SimResult::maxPeakMemory() const {
   return m;
 }
 
-static bool isFloat(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 ||
-         t == DType::F64;
-}
 
 static int64_t volumeBytes(const std::vector<int64_t> &shape, DType t) {
   int64_t n = 1;
@@ -304,22 +300,9 @@ Simulator::Simulator(const OpGraph &graph, const CostModel &costModel)
     outEdges[g.edges[e].src].push_back(e);
   }
 
-  // Ops whose result reaches an output need a backward pass.
-  needsBackward.assign(numOps, g.outputs.empty() ? 1 : 0);
-  std::vector<int> stack(g.outputs.begin(), g.outputs.end());
-  for (int o : g.outputs)
-    needsBackward[o] = 1;
-  while (!stack.empty()) {
-    int i = stack.back();
-    stack.pop_back();
-    for (int e : inEdges[i]) {
-      int p = g.edges[e].src;
-      if (!needsBackward[p]) {
-        needsBackward[p] = 1;
-        stack.push_back(p);
-      }
-    }
-  }
+  // Ops from which a gradient reaches an output need a backward pass.
+  std::vector<char> backward = g.backwardOps();
+  needsBackward.assign(backward.begin(), backward.end());
 
   // An edge that repeats an earlier one (the same tensor into the same op
   // with the same layout, e.g. attention's key and value) moves nothing.
@@ -376,6 +359,28 @@ Simulator::Simulator(const OpGraph &graph, const CostModel &costModel)
   succList.reserve(succBegin[numSlots]);
   for (int s = 0; s < numSlots; ++s)
     succList.insert(succList.end(), succs[s].begin(), succs[s].end());
+
+  // The plan's order (lib/Plan/Planner.cpp's walk), in which an in-order
+  // device runs its tasks: forward, op by op, each op's incoming transfers
+  // before its kernels; then backward in reverse, each op's backward, the
+  // gradients it sends its producers, its weights' synchronization and
+  // update. A topological order of the task graph.
+  programOrder.reserve(numSlots);
+  for (int i = 0; i < numOps; ++i) {
+    for (int e : inEdges[i])
+      programOrder.push_back(edgeSlot(e, false));
+    for (TaskKind k : {TaskKind::ForwardComm, TaskKind::Forward, TaskKind::PartialSum})
+      programOrder.push_back(opSlot(i, k));
+  }
+  for (int i = numOps; i-- > 0;) {
+    programOrder.push_back(opSlot(i, TaskKind::BackwardComm));
+    programOrder.push_back(opSlot(i, TaskKind::Backward));
+    for (int e : inEdges[i])
+      programOrder.push_back(edgeSlot(e, true));
+    programOrder.push_back(opSlot(i, TaskKind::GradientSync));
+    programOrder.push_back(opSlot(i, TaskKind::Update));
+  }
+  assert(static_cast<int>(programOrder.size()) == numSlots);
 
   variants.resize(numOps);
   variantIndex.resize(numOps);
@@ -440,7 +445,8 @@ int Simulator::internSet(const std::vector<int> &sorted) {
 CommSets Simulator::commSets(const CommCost &c) {
   CommSets out;
   out.devices = internSet(c.devices);
-  if (!cost.machine().communicationOccupiesDevices) {
+  const MachineModel &machine = cost.machine();
+  if (!machine.communicationOccupiesDevices && !machine.inOrderExecution) {
     out.resources = internSet(c.resources);
     return out;
   }
@@ -516,8 +522,6 @@ Expected<int> Simulator::variantOf(int i, const ParallelConfig &config) {
   v->measured = kt.measured;
 
   // Operands: shard sizes, weights and their gradient synchronization.
-  int64_t weightElems = 0;
-  DType weightType = DType::F32;
   MemoryUsage &mem = v->shardMemory;
   for (size_t j = 0; j < op.operands.size(); ++j) {
     const TensorRule &tr = rule.operands[j];
@@ -527,8 +531,6 @@ Expected<int> Simulator::variantOf(int i, const ParallelConfig &config) {
     const Operand &o = op.operands[j];
     if (o.source == OperandSource::Weight) {
       mem.weights += bytes;
-      weightElems += bytes / byteWidth(tr.dtype);
-      weightType = tr.dtype;
       if (!needsBackward[i])
         continue;
       std::vector<char> vary(nd, 0);
@@ -552,7 +554,7 @@ Expected<int> Simulator::variantOf(int i, const ParallelConfig &config) {
   if (needsBackward[i]) {
     mem.gradients = mem.weights;
     mem.optimizerState = mem.weights * cost.optimizerStateFactor();
-    v->update = cost.updateTime(weightElems, weightType);
+    v->update = cost.opUpdateTime(op, rule, rc.degree);
   }
 
   // Results: kept for the backward pass; partial sums all-reduced when used.
@@ -871,7 +873,8 @@ Expected<SimResult> Simulator::simulateDelta(int op, const ParallelConfig &confi
 
 // The event loop. A task starts when it is ready (its predecessors ended)
 // and every resource of its set is free, resources taking tasks in the order
-// they become ready (ties by slot index). Resource sets are interned: each
+// they become ready (ties by slot index), or, on a machine whose devices run
+// in order, in the plan's order (programOrder). Resource sets are interned: each
 // resource remembers the set that last used it, each set when its last task
 // ended and whether it is still the last user of all its resources; a task
 // on such a set (the common case: consecutive kernels on the same devices)
@@ -906,6 +909,7 @@ SimResult Simulator::run() {
     touchedSets.push_back(S);
   };
 
+  const bool inOrder = machine.inOrderExecution;
   std::fill(readyAt.begin(), readyAt.end(), 0.0);
   std::copy(predCount.begin(), predCount.end(), remaining.begin());
   heap.clear();
@@ -919,22 +923,10 @@ SimResult Simulator::run() {
       std::push_heap(heap.begin(), heap.end(), later);
     }
   };
-  for (int s = 0; s < numSlots; ++s)
-    if (remaining[s] == 0)
-      enqueue(s);
   double step = 0;
-  while (true) {
-    int s;
-    if (!stack.empty()) {
-      s = stack.back();
-      stack.pop_back();
-    } else if (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), later);
-      s = heap.back().second;
-      heap.pop_back();
-    } else {
-      break;
-    }
+  // Starts slot s (ready: its predecessors ended) once its resources are
+  // free; passes its end to its successors.
+  auto runSlot = [&](int s) {
     double start = readyAt[s];
     const int S = slotRes[s];
     if (S >= 0) {
@@ -970,8 +962,35 @@ SimResult Simulator::run() {
     for (int k = succBegin[s]; k < succBegin[s + 1]; ++k) {
       int x = succList[k];
       readyAt[x] = std::max(readyAt[x], end);
-      if (--remaining[x] == 0)
+      if (--remaining[x] == 0 && !inOrder)
         enqueue(x);
+    }
+  };
+  if (inOrder) {
+    // Every resource takes its tasks in the plan's order: walking that
+    // order, each slot starts when its predecessors (earlier in it) ended
+    // and its resources finished their earlier tasks.
+    for (int s : programOrder) {
+      assert(remaining[s] == 0 && "programOrder is not topological");
+      runSlot(s);
+    }
+  } else {
+    for (int s = 0; s < numSlots; ++s)
+      if (remaining[s] == 0)
+        enqueue(s);
+    while (true) {
+      int s;
+      if (!stack.empty()) {
+        s = stack.back();
+        stack.pop_back();
+      } else if (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), later);
+        s = heap.back().second;
+        heap.pop_back();
+      } else {
+        break;
+      }
+      runSlot(s);
     }
   }
 

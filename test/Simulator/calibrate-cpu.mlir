@@ -1,7 +1,10 @@
 // soap-calibrate times the shard kernels of a tiny model on this CPU: one
 // kernel per distinct shard shape of the candidate configs (degrees 1 and 2
 // of each dim here). --kernels proxy: GEMMs through OpenBLAS, the rest as
-// streaming kernels; the default (runtime): the runtime's own kernels.
+// streaming kernels; the default (runtime): the runtime's own kernels, plus
+// the optimizer update of every weighted shard for SGD, momentum and Adam
+// (with ",concurrent=2" where two shards update at once on a host with two
+// or more cores). The machine it writes runs its tasks in order.
 // RUN: soap-calibrate --device cpu --kernels proxy --model %s --repeats 1 --warmup 0 --sweep=false --max-devices 2 -o %t.json --emit-machine %t.machine.json 2>%t.log
 // RUN: FileCheck %s --input-file %t.json
 // RUN: FileCheck %s --check-prefix=LOG --input-file %t.log
@@ -50,14 +53,34 @@
 // RT: "method": "soap runtime kernels"
 // RT: "kind": "relu"
 // RT: "method": "soap runtime kernels"
+// Updates (kind "update", after relu in key order): adam, momentum, sgd.
+// RT: "kind": "update",
+// RT-NEXT: "attributes": "optimizer=adam
+// RT: "attributes": "optimizer=momentum",
+// RT-NEXT: "shapes": "f32[16x4]->f32[16x4]",
+// RT: "method": "soap runtime kernels",
+// RT: "forward_s":
+// RT: "attributes": "optimizer=sgd
+// The runtime's all-reduce, 4 KiB to 32 MiB over 2 ranks (and more where
+// the host has the cores).
+// RT: "all_reduce": [
+// RT-NEXT: {
+// RT-NEXT: "devices": 2,
+// RT-NEXT: "bytes": 4096,
+// RT: "bytes": 33554432,
 
 // RTLOG: soap-calibrate: 9 shard kernels of 3 ops on
 // RTLOG: fc f32[8x16],f32[16x4]->f32[8x4]: forward {{.*}} us, backward {{.*}} us (soap runtime kernels)
-// RTLOG: soap-calibrate: runtime all-reduce of 16 MiB over {{[0-9]+}} thread ranks: {{[0-9.]+}} ms
-// RTLOG: soap-calibrate: 9 kernels;
+// RTLOG-NEXT: fc update (optimizer=sgd) f32[16x4]->f32[16x4]: {{[0-9.e+-]+}} us
+// RTLOG-NEXT: fc update (optimizer=momentum) f32[16x4]->f32[16x4]: {{[0-9.e+-]+}} us
+// RTLOG-NEXT: fc update (optimizer=adam) f32[16x4]->f32[16x4]: {{[0-9.e+-]+}} us
+// RTLOG: all-reduce over 2 ranks: 64 KiB {{[0-9.e+-]+}} us, 1 MiB {{[0-9.e+-]+}} us, 16 MiB {{[0-9.e+-]+}} us
+// RTLOG: soap-calibrate: {{18|21}} kernels;
 
 // RTMACHINE: "name": "shared-memory"
-// RTMACHINE: "source": "set by soap-calibrate (--kernels runtime) so that a 16 MiB all-reduce over {{[0-9]+}} devices takes what the runtime's thread collective measured here
+// RTMACHINE: "source": "set by soap-calibrate (--kernels runtime) so that all-reduces over {{[0-9]+}} devices of 64 KiB and 1 MiB take what the runtime's thread collective measured here
+// RTMACHINE: "communication_occupies_devices": true,
+// RTMACHINE-NEXT: "in_order_execution": true
 
 // RTCUDA: error: --kernels runtime times the CPU runtime's kernels; use --kernels proxy with --device cuda
 // BADKIND: error: --kernels must be runtime or proxy, got 'fast'
@@ -65,6 +88,7 @@
 // MACHINE: "name": "cpu-host"
 // MACHINE: "peak_flops": {
 // MACHINE: "measured by soap-calibrate on
+// MACHINE: "in_order_execution": true
 
 func.func @tiny(%x: tensor<8x16xf32>, %t: tensor<8x4xf32>) -> tensor<f32> {
   %w = soap.weight "fc.weight" normal {scale = 0.02 : f64} : tensor<16x4xf32>

@@ -4,6 +4,7 @@
 //                  [--repeats N] [--warmup N] [--machine NAME] [--nodes N]
 //                  [--max-devices N] [--blas-threads N] [--sweep=false]
 //                  [--emit-machine FILE] [--kernels runtime|proxy]
+//                  [--concurrent=false]
 //   soap-calibrate --device cuda --model FILE.mlir --machine dgx-h100 ...
 //
 // A thin command line over soap/Simulator/Calibrate.h: extract the model's
@@ -32,6 +33,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 namespace cl = llvm::cl;
@@ -85,6 +87,12 @@ int main(int argc, char **argv) {
                "the CPU default) or 'proxy' (a GEMM / im2col+GEMM / stream "
                "decomposition; the CUDA default)"),
       cl::init(""), cl::cat(cat));
+  cl::opt<bool> concurrent(
+      "concurrent",
+      cl::desc("With --kernels runtime: time a shard of a k-way split while "
+               "its sibling shards run on min(k, devices per node) - 1 other "
+               "cores (default), not with the node idle"),
+      cl::init(true), cl::cat(cat));
   cl::opt<bool> quiet("quiet", cl::desc("No progress on stderr"), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(argc, argv,
@@ -135,6 +143,7 @@ int main(int argc, char **argv) {
   options.warmup = warmup;
   options.maxDevices = maxDevices;
   options.sweep = sweep;
+  options.concurrent = concurrent;
   if (!quiet)
     options.log = &std::cerr;
   soap::runtime::RuntimeShardTimer timer(threads);
@@ -151,40 +160,80 @@ int main(int argc, char **argv) {
   }
   if (!emitMachine.empty()) {
     soap::MachineModel filled = soap::machineFromProfile(*machine, *db);
+    // Soap's CPU runtime: one thread per rank walks the rank's task list,
+    // kernels and communication alike.
+    if (device == "cpu") {
+      filled.communicationOccupiesDevices = true;
+      filled.inOrderExecution = true;
+    }
     // With the runtime's kernels, the shared-memory link is also the
-    // runtime's: its bandwidth is set so that the simulator prices a 16 MiB
-    // all-reduce over a node's devices at the time the runtime's collective
-    // (ranks as threads) takes here.
-    if (method == "runtime" && filled.devicesPerNode >= 2) {
-      const int p = static_cast<int>(std::min<int64_t>(filled.devicesPerNode, 8));
-      const int64_t bytes = int64_t(16) << 20;
-      std::string error;
-      double measured = soap::runtime::timeThreadAllReduce(p, bytes, 2, 5, error);
-      if (measured <= 0)
-        return fail("timing the runtime's all-reduce: " + error);
+    // runtime's: its latency and bandwidth are set so that the simulator
+    // prices an all-reduce over a node's devices at the time the runtime's
+    // collective (ranks as threads) took here, for 64 KiB (the handoff
+    // between the threads dominates) and 1 MiB (the copies do, in cache):
+    // the point-to-point transfers of a plan are of these sizes. All-reduces
+    // themselves take the ProfileDB's measured curve (CostModel::collective).
+    if (method == "runtime" && !db->allReduce.empty()) {
+      const int p = static_cast<int>(db->allReduce.back().devices);
+      const int64_t small = int64_t(64) << 10, large = int64_t(1) << 20;
+      const double tSmall = db->allReduceSeconds(p, small);
+      const double tLarge = db->allReduceSeconds(p, large);
       std::vector<int64_t> group;
       for (int d = 0; d < p; ++d)
         group.push_back(d);
-      for (int pass = 0; pass < 2; ++pass) { // the latency term is tiny
+      auto model = [&](int64_t bytes) {
         soap::CostModel cost(filled);
         soap::CommCost c;
-        cost.collective(soap::Collective::AllReduce, {group}, static_cast<double>(bytes), c);
-        if (c.time <= 0)
-          break;
+        cost.collective(soap::Collective::AllReduce, {group},
+                        static_cast<double>(bytes), c);
+        return c.time;
+      };
+      auto shared = [&](const std::function<void(soap::LinkSpec &)> &f) {
         for (soap::LinkSpec &l : filled.links)
-          if (l.kind == soap::LinkKind::SharedMemory) {
-            l.bandwidth *= c.time / measured;
-            l.source = "set by soap-calibrate (--kernels runtime) so that a 16 MiB "
-                       "all-reduce over " + std::to_string(p) +
-                       " devices takes what the runtime's thread collective "
-                       "measured here (" + std::to_string(measured * 1e3) + " ms)";
-          }
-        if (std::string e = filled.finalize(); !e.empty())
+          if (l.kind == soap::LinkKind::SharedMemory)
+            f(l);
+        return filled.finalize();
+      };
+      // The model is affine in the latency and in 1/bandwidth: alternately
+      // fit the latency to the small message and the bandwidth to the large
+      // one (each barely moves the other's figure).
+      for (int pass = 0; pass < 4; ++pass) {
+        double t0 = model(small);
+        double lat = 0;
+        if (std::string e = shared([&](soap::LinkSpec &l) { lat = l.latency; });
+            !e.empty())
+          return fail(e);
+        // The small message's time per second of latency.
+        double perLatency = 0;
+        if (std::string e = shared([&](soap::LinkSpec &l) { l.latency = lat + 1e-6; });
+            !e.empty())
+          return fail(e);
+        perLatency = (model(small) - t0) / 1e-6;
+        double fitted = perLatency > 0 ? lat + (tSmall - t0) / perLatency : lat;
+        if (std::string e = shared([&](soap::LinkSpec &l) {
+              l.latency = std::max(0.0, fitted);
+            });
+            !e.empty())
+          return fail(e);
+        double tl = model(large);
+        if (tl <= 0)
+          break;
+        if (std::string e = shared([&](soap::LinkSpec &l) {
+              l.bandwidth *= tl / tLarge;
+              l.efficiency = 1;
+            });
+            !e.empty())
           return fail(e);
       }
-      if (!quiet)
-        std::cerr << "soap-calibrate: runtime all-reduce of 16 MiB over " << p
-                  << " thread ranks: " << measured * 1e3 << " ms\n";
+      if (std::string e = shared([&](soap::LinkSpec &l) {
+            l.source = "set by soap-calibrate (--kernels runtime) so that all-reduces "
+                       "over " + std::to_string(p) +
+                       " devices of 64 KiB and 1 MiB take what the runtime's thread "
+                       "collective measured here (" + std::to_string(tSmall * 1e3) +
+                       " ms and " + std::to_string(tLarge * 1e3) + " ms)";
+          });
+          !e.empty())
+        return fail(e);
     }
     std::ofstream out(emitMachine);
     if (!(out << filled.toJson() << "\n"))

@@ -2,7 +2,7 @@
 //
 // soapc MODEL (.onnx | .mlir) --machine NAME|FILE [--nodes N] [--batch N]
 //       [-o FILE] [--strategy FILE] [--baseline NAME] [--budget S] [--seed N]
-//       [--emit strategy|dot|trace|ir|shard]
+//       [--emit strategy|dot|trace|ir|shard] [--optimizer sgd|adam|adamw]
 //
 // A thin main over SoapDriver (docs/cli.md).
 //
@@ -100,6 +100,16 @@ static cl::opt<int> chains("chains",
 static cl::opt<std::string> profilePath(
     "profile", cl::desc("ProfileDB of measured kernels (soap-calibrate)"),
     cl::cat(category));
+static cl::opt<std::string> optimizer(
+    "optimizer",
+    cl::desc("The training step's optimizer: sgd (with --momentum), adam or "
+             "adamw. Both the prediction and --emit plan use it (default: "
+             "Adam is priced and the plan gets SGD with momentum 0.9)"),
+    cl::init(""), cl::cat(category));
+static cl::opt<double> momentum("momentum",
+                                cl::desc("SGD momentum with --optimizer sgd "
+                                         "(0: plain SGD)"),
+                                cl::init(0.9), cl::cat(category));
 static cl::opt<std::string> entry("entry",
                                   cl::desc("Model function of a .mlir file"),
                                   cl::cat(category));
@@ -173,7 +183,15 @@ int main(int argc, char **argv) {
       return fail(db.error());
     profile = db.take();
   }
-  soap::CostModel cost(*machine, profile ? &*profile : nullptr);
+  soap::CostOptions costOptions;
+  if (optimizer == "sgd")
+    costOptions.optimizer =
+        momentum != 0 ? soap::Optimizer::Momentum : soap::Optimizer::SGD;
+  else if (optimizer == "adam" || optimizer == "adamw")
+    costOptions.optimizer = soap::Optimizer::Adam;
+  else if (!optimizer.empty())
+    return fail("--optimizer must be sgd, adam or adamw, got '" + optimizer + "'");
+  soap::CostModel cost(*machine, profile ? &*profile : nullptr, costOptions);
 
   soap::CompileOptions options;
   options.baseline = baseline;
@@ -246,6 +264,10 @@ int main(int argc, char **argv) {
     lower.entry = graph->modelName;
     lower.ranks = machine->numDevices();
     lower.devicesPerNode = machine->devicesPerNode;
+    if (!optimizer.empty()) {
+      lower.optimizer = optimizer;
+      lower.momentum = momentum;
+    }
     PassManager pm(&context);
     pm.addPass(soap::createSoapLowerToPlan(lower));
     if (failed(pm.run(**module)))

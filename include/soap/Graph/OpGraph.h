@@ -17,13 +17,22 @@
 
 namespace soap {
 
-/// Element types a soap tensor can have.
-enum class DType { F32, F16, BF16, F64, I32, I64 };
+/// Element types a soap tensor can have. I1 is a boolean, held in one byte
+/// (0 or 1) in buffers and checkpoints. New types go last, so that the
+/// existing values keep their numbers.
+enum class DType { F32, F16, BF16, F64, I32, I64, I1 };
 
-/// "f32", "f16", "bf16", "f64", "i32", "i64".
+/// Every DType, in enum order (for parsers of the names).
+inline constexpr DType kAllDTypes[] = {DType::F32, DType::F16, DType::BF16,
+                                       DType::F64, DType::I32, DType::I64,
+                                       DType::I1};
+
+/// "f32", "f16", "bf16", "f64", "i32", "i64", "i1".
 const char *toString(DType t);
 /// Bytes of one element.
 int64_t byteWidth(DType t);
+/// f32, f16, bf16 or f64: the types that carry gradients.
+bool isFloat(DType t);
 
 /// A statically shaped tensor.
 struct TensorInfo {
@@ -131,6 +140,13 @@ public:
   uint64_t fingerprint() const;
   /// The fingerprint as 16 hex digits.
   std::string fingerprintHex() const;
+
+  /// The ops that run a backward pass (1) in a training step: those from
+  /// which a gradient reaches an output. Gradients flow only along float
+  /// tensors and only through ops with a float result (comparisons, masks
+  /// and casts to integers or booleans stop them). With no outputs, every
+  /// op.
+  std::vector<char> backwardOps() const;
 
   /// Checks the invariants (names unique, edges in range and in topological
   /// order, operand tensors equal to the edges' tensors); returns the first

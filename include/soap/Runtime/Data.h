@@ -60,8 +60,15 @@ private:
   double scale = 0;
 };
 
+/// Element i of a buffer of `dtype`, as a double (f16/bf16 widened, i1 0
+/// or 1).
+double loadElement(DType dtype, const void *data, int64_t i);
+/// Stores v as element i of a buffer of `dtype`: rounded to the nearest
+/// (floats), truncated toward zero (integers), v != 0 (i1, so NaN is true).
+void storeElement(DType dtype, void *data, int64_t i, double v);
+
 /// A synthetic value of an input: floats uniform in [-1, 1); integers
-/// (labels, token ids) uniform in [0, range) (range 0: 2).
+/// (labels, token ids) uniform in [0, range) (range 0: 2); booleans 0 or 1.
 double syntheticInput(const PlanInput &input, uint64_t seed, int64_t step,
                       int64_t globalIndex);
 /// The same value with the input's stream key for the step computed once

@@ -64,6 +64,11 @@ struct McmcOptions {
   /// Relative temperature: a move that is worse by a fraction f of the
   /// starting cost is accepted with probability exp(-f / temperature).
   double temperature = 0.02;
+  /// Chains beyond the given starts may start from random strategies (odd
+  /// ones); false: every chain starts from a given start (with its own
+  /// seed). A random strategy's first, cold simulation can cost tens of
+  /// times a baseline's on a thousand devices, and cannot be interrupted.
+  bool randomStarts = true;
   /// Called now and then (from one thread) while searching.
   std::function<void(const McmcProgress &)> progress;
 };

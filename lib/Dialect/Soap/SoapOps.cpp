@@ -938,6 +938,54 @@ SOAP_BINARY_OP(DivOp, 1, 4)
 SOAP_BINARY_OP(PowOp, 3, 6)
 #undef SOAP_BINARY_OP
 
+/// A comparison's or logical op's result: the broadcast shape, booleans.
+static LogicalResult inferPredicate(const Checker &c, Value lhs, Value rhs,
+                                    SmallVectorImpl<Type> &results) {
+  SmallVector<Type> numbers;
+  if (failed(inferBinary(c, lhs, rhs, numbers)))
+    return failure();
+  auto t = cast<RankedTensorType>(numbers[0]);
+  results.push_back(
+      RankedTensorType::get(t.getShape(), IntegerType::get(t.getContext(), 1)));
+  return success();
+}
+
+// Comparisons and logical ops: one operation per element, no gradient.
+#define SOAP_PREDICATE_OP(OP)                                                  \
+  LogicalResult OP::inferReturnTypes(MLIRContext *,                            \
+                                     std::optional<Location> loc,              \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &results) {         \
+    return inferPredicate(checker<OP>(loc), adaptor.getLhs(),                  \
+                          adaptor.getRhs(), results);                          \
+  }                                                                            \
+  SmallVector<ParallelDim> OP::getParallelDims() {                             \
+    return elementwiseDims(getResult());                                       \
+  }                                                                            \
+  int64_t OP::getForwardFlops() { return numel(getResult()); }                 \
+  int64_t OP::getBackwardFlops() { return 0; }
+SOAP_PREDICATE_OP(EqualOp)
+SOAP_PREDICATE_OP(LessOp)
+SOAP_PREDICATE_OP(LessEqualOp)
+SOAP_PREDICATE_OP(GreaterOp)
+SOAP_PREDICATE_OP(GreaterEqualOp)
+SOAP_PREDICATE_OP(AndOp)
+SOAP_PREDICATE_OP(OrOp)
+SOAP_PREDICATE_OP(XorOp)
+#undef SOAP_PREDICATE_OP
+
+LogicalResult NotOp::inferReturnTypes(MLIRContext *,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  return inferUnary(checker<NotOp>(loc), adaptor.getInput(), results);
+}
+SmallVector<ParallelDim> NotOp::getParallelDims() {
+  return elementwiseDims(getResult());
+}
+int64_t NotOp::getForwardFlops() { return numel(getResult()); }
+int64_t NotOp::getBackwardFlops() { return 0; }
+
 LogicalResult CastOp::verify() {
   auto in = getInput().getType(), out = getResult().getType();
   if (in.getShape() != out.getShape())
@@ -986,17 +1034,24 @@ SmallVector<ParallelDim> SoftmaxOp::getParallelDims() {
 int64_t SoftmaxOp::getForwardFlops() { return 5 * numel(getResult()); }
 int64_t SoftmaxOp::getBackwardFlops() { return 4 * numel(getResult()); }
 
+/// A dropout ratio must be a probability below 1.
+static LogicalResult checkDropoutRatio(const Checker &c, FloatAttr ratioAttr) {
+  if (failed(c.require(ratioAttr, "ratio")))
+    return failure();
+  double ratio = ratioAttr.getValueAsDouble();
+  if (!(ratio >= 0.0 && ratio < 1.0))
+    return c.error("ratio must be in [0, 1), got ", ratio);
+  return success();
+}
+
 LogicalResult
 DropoutOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                             Adaptor adaptor, SmallVectorImpl<Type> &results) {
   auto c = checker<DropoutOp>(loc);
   if (failed(completeAdaptor<DropoutOp>(ctx, loc, adaptor)))
     return failure();
-  if (failed(c.require(adaptor.getRatioAttr(), "ratio")))
+  if (failed(checkDropoutRatio(c, adaptor.getRatioAttr())))
     return failure();
-  double ratio = adaptor.getRatio().convertToDouble();
-  if (!(ratio >= 0.0 && ratio < 1.0))
-    return c.error("ratio must be in [0, 1), got ", ratio);
   return inferUnary(c, adaptor.getInput(), results);
 }
 
@@ -1006,6 +1061,29 @@ SmallVector<ParallelDim> DropoutOp::getParallelDims() {
 // Mask generation and the scaled product; backward applies the mask.
 int64_t DropoutOp::getForwardFlops() { return 2 * numel(getResult()); }
 int64_t DropoutOp::getBackwardFlops() { return numel(getResult()); }
+
+LogicalResult DropoutMaskOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  auto c = checker<DropoutMaskOp>(loc);
+  if (failed(completeAdaptor<DropoutMaskOp>(ctx, loc, adaptor)) ||
+      failed(checkDropoutRatio(c, adaptor.getRatioAttr())))
+    return failure();
+  auto x = c.tensor(adaptor.getInput(), "input");
+  if (failed(x))
+    return failure();
+  results.push_back(RankedTensorType::get(x->getShape(),
+                                          IntegerType::get(ctx, 1)));
+  return success();
+}
+
+SmallVector<ParallelDim> DropoutMaskOp::getParallelDims() {
+  return elementwiseDims(getResult());
+}
+// Mask generation only: the input's values are not read.
+int64_t DropoutMaskOp::getForwardFlops() { return numel(getResult()); }
+int64_t DropoutMaskOp::getBackwardFlops() { return 0; }
+int64_t DropoutMaskOp::getBytesRead() { return 0; }
 
 //===----------------------------------------------------------------------===//
 // Shape manipulation

@@ -110,7 +110,8 @@ Type soap::onnx_import::dtypeToMlir(int32_t dtype, MLIRContext *context) {
 }
 
 bool soap::onnx_import::isSoapDType(int32_t dtype) {
-  return isFloatDType(dtype) || dtype == kInt32 || dtype == kInt64;
+  return isFloatDType(dtype) || dtype == kInt32 || dtype == kInt64 ||
+         dtype == kBool;
 }
 
 int64_t soap::onnx_import::shapeNumElements(llvm::ArrayRef<int64_t> shape) {

@@ -57,7 +57,8 @@ bool isFloatDType(int32_t dtype);
 bool isIntegerDType(int32_t dtype);
 /// The MLIR element type of a dtype, or null (strings, complex).
 mlir::Type dtypeToMlir(int32_t dtype, mlir::MLIRContext *context);
-/// Soap's tensors hold f32, f16, bf16, f64 (compute) and i32, i64 (indices).
+/// Soap's tensors hold f32, f16, bf16, f64 (compute), i32, i64 (indices)
+/// and booleans (i1: comparisons, masks).
 bool isSoapDType(int32_t dtype);
 
 int64_t shapeNumElements(llvm::ArrayRef<int64_t> shape);

@@ -209,7 +209,8 @@ LogicalResult Importer::requireSoapDType(int i) {
     return success();
   return limitation("dtype", "input '" + current->input(i) + "' is " +
                                  dtypeName(dtype) +
-                                 "; soap tensors hold floats, INT32 and INT64");
+                                 "; soap tensors hold floats, INT32, INT64 "
+                                 "and BOOL");
 }
 
 bool Importer::isPrivateInitializer(int i) const {
@@ -398,7 +399,7 @@ FailureOr<Value> Importer::constant(const ConstTensor &tensor) {
     return limitation("dtype", "a constant of element type " +
                                    dtypeName(tensor.dtype) +
                                    " would be needed at run time; soap "
-                                   "tensors hold floats, INT32 and INT64");
+                                   "tensors hold floats, INT32, INT64 and BOOL");
   auto type =
       RankedTensorType::get(tensor.shape, dtypeToMlir(tensor.dtype, context));
   return ConstantOp::create(builder, currentLoc, type, tensor.toAttr(type))

@@ -36,7 +36,7 @@ using namespace soap::onnx_import;
 ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
   static const OnnxLimitation limitations[] = {
       {"dtype", "a runtime tensor (or a constant needed at run time) of an "
-                "element type soap does not hold: BOOL, 8- and 16-bit and "
+                "element type soap does not hold: 8- and 16-bit and "
                 "unsigned integers, STRING, complex; sequences, maps, "
                 "optionals and sparse tensors"},
       {"integer-compute", "arithmetic, activations, reductions, pooling or "
@@ -47,17 +47,18 @@ ArrayRef<OnnxLimitation> soap::getOnnxLimitations() {
                           "is a runtime value"},
       {"dynamic-shape", "a graph input without a shape, or with a dynamic "
                         "dimension that no --batch/--dim binding fixes"},
-      {"fold-only", "an op that soap folds at import time only (Equal, Less, "
-                    "Greater, Not, Where, Range) has runtime inputs"},
-      {"spatial-rank", "Conv, MaxPool or AveragePool with 3 or more spatial "
-                       "dimensions (soap has 2-D windows; 1-D ones are mapped "
-                       "onto them)"},
+      {"fold-only", "an op that soap folds at import time only (Where, "
+                    "Range) has runtime inputs"},
+      {"spatial-rank", "Conv with 3 or more spatial dimensions, MaxPool or "
+                       "AveragePool with 4 or more (soap has 2-D windows; 1-D "
+                       "ones are mapped onto them, 3-D pooling is two 2-D "
+                       "poolings)"},
       {"pool-padding", "pooling whose padding reaches the kernel's span, or "
                        "ceil_mode with count_include_pad"},
       {"optional-output", "an optional output that soap does not compute is "
                           "used: BatchNormalization's saved statistics "
-                          "(before opset 14), Dropout's mask, MaxPool's "
-                          "indices, LSTM's Y_c, LayerNormalization's "
+                          "(before opset 14), MaxPool's indices, LSTM's "
+                          "Y_c, LayerNormalization's "
                           "statistics of a non-FLOAT input"},
       {"empty-tensor", "an op would compute a zero-size tensor from a "
                        "runtime one (a Gather of no index)"},

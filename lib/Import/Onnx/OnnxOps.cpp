@@ -271,7 +271,7 @@ static LogicalResult castTo(Im &im, int32_t to) {
                                       dtypeName(from) + " to " +
                                       dtypeName(to) + "; soap tensors hold " +
                                       "FLOAT, FLOAT16, BFLOAT16, DOUBLE, " +
-                                      "INT32 and INT64");
+                                      "INT32, INT64 and BOOL");
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
@@ -306,25 +306,119 @@ static LogicalResult foldOnly(Im &im, int32_t outDType,
   return im.setOutput(0, foldElementwise(ins, outDType, f, fi));
 }
 
+/// OpTy of the node's inputs `inputs` as output 0. Known inputs become
+/// constants (not weights: these ops have no parameters).
+template <typename OpTy>
+static LogicalResult opOfInputs(Im &im, ArrayRef<int> inputs) {
+  SmallVector<Value> operands;
+  for (int i : inputs) {
+    auto v = im.valueOf(i, WeightRole::Buffer);
+    if (failed(v))
+      return failure();
+    operands.push_back(*v);
+  }
+  auto y = im.create<OpTy>(operands);
+  if (failed(y))
+    return failure();
+  return im.setOutput(0, *y);
+}
+
+/// A comparison or logical op: folded when every input is known, else
+/// `OpTy` on the runtime values (a boolean result). `operandsBool`: the
+/// operands must be booleans (And, Or, Xor), else numbers of one soap type.
+template <typename OpTy>
+static LogicalResult predicate(Im &im, bool operandsBool,
+                               bool (*f)(double, double)) {
+  SmallVector<const ConstTensor *> ins;
+  auto all = foldableInputs(im, ins);
+  if (failed(all))
+    return failure();
+  if (*all) {
+    if (failed(checkBroadcast(im, ins)))
+      return failure();
+    return im.setOutput(
+        0, foldElementwise(
+               ins, kBool,
+               [f](ArrayRef<double> a) { return double(f(a[0], a[1])); },
+               [f](ArrayRef<int64_t> a) {
+                 return int64_t(f(double(a[0]), double(a[1])));
+               }));
+  }
+  for (int i : {0, 1}) {
+    if (operandsBool != (im.inputDType(i) == kBool))
+      return im.nodeError() << "input '" << im.node().input(i) << "' is "
+                            << dtypeName(im.inputDType(i)) << "; expected "
+                            << (operandsBool ? "BOOL" : "numbers");
+    if (failed(im.requireSoapDType(i)))
+      return failure();
+  }
+  if (im.inputDType(0) != im.inputDType(1))
+    return im.nodeError() << "operand element types differ ("
+                          << dtypeName(im.inputDType(0)) << " and "
+                          << dtypeName(im.inputDType(1)) << ")";
+  return opOfInputs<OpTy>(im, {0, 1});
+}
+
+static bool equalF(double a, double b) { return a == b; }
+static bool lessF(double a, double b) { return a < b; }
+static bool lessEqualF(double a, double b) { return a <= b; }
+static bool greaterF(double a, double b) { return a > b; }
+static bool greaterEqualF(double a, double b) { return a >= b; }
+static bool andF(double a, double b) { return a != 0 && b != 0; }
+static bool orF(double a, double b) { return a != 0 || b != 0; }
+static bool xorF(double a, double b) { return (a != 0) != (b != 0); }
+
 static LogicalResult convertEqual(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] == a[1]); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] == a[1]); });
+  // Equal of booleans (opset 11+) is Not(Xor).
+  if (im.inputDType(0) == kBool && !(im.isFoldable(0) && im.isFoldable(1))) {
+    auto a = im.valueOf(0, WeightRole::Buffer);
+    auto b = im.valueOf(1, WeightRole::Buffer);
+    if (failed(a) || failed(b))
+      return failure();
+    auto x = im.create<XorOp>({*a, *b}, {}, "differ");
+    if (failed(x))
+      return failure();
+    auto y = im.create<NotOp>({*x});
+    if (failed(y))
+      return failure();
+    return im.setOutput(0, *y);
+  }
+  return predicate<EqualOp>(im, false, equalF);
 }
 static LogicalResult convertLess(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] < a[1]); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] < a[1]); });
+  return predicate<LessOp>(im, false, lessF);
+}
+static LogicalResult convertLessOrEqual(Im &im) {
+  return predicate<LessEqualOp>(im, false, lessEqualF);
 }
 static LogicalResult convertGreater(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] > a[1]); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] > a[1]); });
+  return predicate<GreaterOp>(im, false, greaterF);
+}
+static LogicalResult convertGreaterOrEqual(Im &im) {
+  return predicate<GreaterEqualOp>(im, false, greaterEqualF);
+}
+static LogicalResult convertAnd(Im &im) {
+  return predicate<AndOp>(im, true, andF);
+}
+static LogicalResult convertOr(Im &im) { return predicate<OrOp>(im, true, orF); }
+static LogicalResult convertXor(Im &im) {
+  return predicate<XorOp>(im, true, xorF);
 }
 static LogicalResult convertNot(Im &im) {
-  return foldOnly(
-      im, kBool, [](ArrayRef<double> a) { return double(a[0] == 0); },
-      [](ArrayRef<int64_t> a) { return int64_t(a[0] == 0); });
+  if (im.isFoldable(0)) {
+    auto known = im.knownInput(0);
+    if (failed(known))
+      return failure();
+    return im.setOutput(
+        0, foldElementwise(
+               {*known}, kBool,
+               [](ArrayRef<double> a) { return double(a[0] == 0); },
+               [](ArrayRef<int64_t> a) { return int64_t(a[0] == 0); }));
+  }
+  if (im.inputDType(0) != kBool)
+    return im.nodeError() << "input '" << im.node().input(0) << "' is "
+                          << dtypeName(im.inputDType(0)) << "; expected BOOL";
+  return opOfInputs<NotOp>(im, {0});
 }
 
 /// Where with a known condition and float branches, one of them at run
@@ -1448,10 +1542,18 @@ struct Window {
 };
 } // namespace
 
-/// Reads kernel geometry (strides, dilations, pads, auto_pad) for a window
-/// op over `spatial` (the input's spatial sizes, 1 or 2 of them).
-static FailureOr<Window> readWindow(Im &im, ArrayRef<int64_t> spatial,
-                                    ArrayRef<int64_t> kernel) {
+namespace {
+/// Kernel geometry per spatial axis: kernel, stride, dilation and the
+/// padding before and after (auto_pad resolved).
+struct WindowAxes {
+  SmallVector<int64_t, 3> kernel, strides, dilations, before, after;
+};
+} // namespace
+
+/// Reads strides, dilations, pads and auto_pad for a window op over
+/// `spatial` (the input's spatial sizes, any number of them).
+static FailureOr<WindowAxes> readWindowAxes(Im &im, ArrayRef<int64_t> spatial,
+                                            ArrayRef<int64_t> kernel) {
   size_t n = spatial.size();
   SmallVector<int64_t> strides = im.attrInts("strides"),
                        dilations = im.attrInts("dilations"),
@@ -1468,34 +1570,51 @@ static FailureOr<Window> readWindow(Im &im, ArrayRef<int64_t> spatial,
                              "match the "
                           << n << " spatial dimensions";
   std::string autoPad = im.attrString("auto_pad", "NOTSET");
-  if (autoPad == "VALID") {
-    pads.assign(2 * n, 0);
-  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-    for (size_t d = 0; d < n; ++d) {
+  if (autoPad != "NOTSET" && autoPad != "VALID" && autoPad != "SAME_UPPER" &&
+      autoPad != "SAME_LOWER")
+    return im.nodeError() << "unknown auto_pad '" << autoPad << "'";
+  WindowAxes a;
+  for (size_t d = 0; d < n; ++d) {
+    int64_t before = pads[d], after = pads[d + n];
+    if (autoPad == "VALID") {
+      before = after = 0;
+    } else if (autoPad != "NOTSET") {
       int64_t out = (spatial[d] + strides[d] - 1) / strides[d];
       int64_t total = std::max<int64_t>(
           0, (out - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1 -
                  spatial[d]);
       int64_t small = total / 2, large = total - small;
-      pads[d] = autoPad == "SAME_UPPER" ? small : large;
-      pads[d + n] = autoPad == "SAME_UPPER" ? large : small;
+      before = autoPad == "SAME_UPPER" ? small : large;
+      after = autoPad == "SAME_UPPER" ? large : small;
     }
-  } else if (autoPad != "NOTSET") {
-    return im.nodeError() << "unknown auto_pad '" << autoPad << "'";
+    a.kernel.push_back(kernel[d]);
+    a.strides.push_back(strides[d]);
+    a.dilations.push_back(dilations[d]);
+    a.before.push_back(before);
+    a.after.push_back(after);
   }
+  return a;
+}
+
+/// The geometry of a 1-D or 2-D window op over `spatial`, seen as 2-D.
+static FailureOr<Window> readWindow(Im &im, ArrayRef<int64_t> spatial,
+                                    ArrayRef<int64_t> kernel) {
+  auto a = readWindowAxes(im, spatial, kernel);
+  if (failed(a))
+    return failure();
   Window w;
-  if (n == 1) {
+  if (spatial.size() == 1) {
     w.input = {1, spatial[0]};
-    w.kernel = {1, kernel[0]};
-    w.strides = {1, strides[0]};
-    w.dilations = {1, dilations[0]};
-    w.padding = {0, pads[0], 0, pads[1]};
+    w.kernel = {1, a->kernel[0]};
+    w.strides = {1, a->strides[0]};
+    w.dilations = {1, a->dilations[0]};
+    w.padding = {0, a->before[0], 0, a->after[0]};
   } else {
     w.input.assign(spatial.begin(), spatial.end());
-    w.kernel.assign(kernel.begin(), kernel.end());
-    w.strides.assign(strides.begin(), strides.end());
-    w.dilations.assign(dilations.begin(), dilations.end());
-    w.padding = {pads[0], pads[1], pads[2], pads[3]};
+    w.kernel.assign(a->kernel.begin(), a->kernel.end());
+    w.strides.assign(a->strides.begin(), a->strides.end());
+    w.dilations.assign(a->dilations.begin(), a->dilations.end());
+    w.padding = {a->before[0], a->before[1], a->after[0], a->after[1]};
   }
   return w;
 }
@@ -1575,6 +1694,70 @@ static LogicalResult convertConv(Im &im) {
   return setWindowOutput(im, *y, spatial);
 }
 
+/// MaxPool/AveragePool's geometry over the spatial axes `spatial` (any
+/// number), with ceil_mode as extra padding at the end, and checked.
+static FailureOr<WindowAxes> readPoolAxes(Im &im, ArrayRef<int64_t> spatial,
+                                          bool countPad) {
+  auto a = readWindowAxes(im, spatial, im.attrInts("kernel_shape"));
+  if (failed(a))
+    return failure();
+  for (size_t d = 0; d < spatial.size(); ++d) {
+    // A dilated window spans (k - 1) * d + 1 elements.
+    int64_t s = a->strides[d], span = (a->kernel[d] - 1) * a->dilations[d] + 1,
+            in = spatial[d], before = a->before[d];
+    int64_t &after = a->after[d];
+    if (im.attrInt("ceil_mode", 0) && in + before + after - span >= 0) {
+      // Ceil mode as extra padding at the end: the last window may start
+      // in the input (or the front padding), never in the end padding.
+      int64_t out = (in + before + after - span + s - 1) / s + 1;
+      if ((out - 1) * s >= in + before)
+        --out;
+      int64_t extra = (out - 1) * s + span - (in + before + after);
+      if (extra > 0) {
+        if (countPad)
+          return im.limitation("pool-padding",
+                               "ceil_mode with count_include_pad");
+        after += extra;
+      }
+    }
+    if (before >= span || after >= span)
+      return im.limitation("pool-padding",
+                           "the padding reaches the kernel's span");
+  }
+  return a;
+}
+
+/// soap.pool2d over axes 2 and 3 of x (NCHW) with the geometry of `axes`
+/// [i, j] (i = -1: a window of one along H).
+static FailureOr<Value> pool2d(Im &im, Value x, PoolKind kind,
+                               const WindowAxes &a, int i, int j,
+                               bool countPad, StringRef role) {
+  auto at = [&](const SmallVector<int64_t, 3> &v, int64_t one) {
+    return SmallVector<int64_t>{i < 0 ? one : v[i], v[j]};
+  };
+  SmallVector<int64_t> dilations = at(a.dilations, 1);
+  SmallVector<int64_t> padding = {i < 0 ? 0 : a.before[i], a.before[j],
+                                  i < 0 ? 0 : a.after[i], a.after[j]};
+  SmallVector<NamedAttribute> attrs = {
+      im.namedAttr("kind", PoolKindAttr::get(im.getContext(), kind)),
+      im.i64ArrayAttr("kernel", at(a.kernel, 1)),
+      im.i64ArrayAttr("strides", at(a.strides, 1)),
+      im.i64ArrayAttr("padding", padding)};
+  if (countPad)
+    attrs.push_back(
+        im.namedAttr("count_include_pad", UnitAttr::get(im.getContext())));
+  if (llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
+    attrs.push_back(im.i64ArrayAttr("dilations", dilations));
+  return im.create<Pool2dOp>({x}, attrs, role);
+}
+
+/// MaxPool and AveragePool. 1-D windows are 2-D ones of height one. A 3-D
+/// window is separable: max (or mean) over the depth window of the maxima
+/// (means) over the H x W windows, so it is a soap.pool2d over (D, H*W)
+/// with a window of one along H*W, then one over (H, W) with the channels
+/// and depths folded together. Exact, padding included: the real elements
+/// of a window are a box (depths x rows x columns), so counts and maxima
+/// factor (count_include_pad divides by kd * (kh * kw)).
 static LogicalResult convertPool(Im &im, PoolKind kind) {
   if (failed(im.requireFloat(0)))
     return failure();
@@ -1582,63 +1765,60 @@ static LogicalResult convertPool(Im &im, PoolKind kind) {
   if (xs.size() < 3)
     return im.nodeError() << "X must have rank 3 or more";
   size_t spatial = xs.size() - 2;
-  if (spatial > 2)
+  if (spatial > 3)
     return im.limitation("spatial-rank", Twine(spatial) +
-                                             "-D pooling (soap has 2-D "
-                                             "pooling)");
+                                             "-D pooling (soap pools 1-, 2- "
+                                             "and 3-D windows)");
   if (failed(im.requireUnusedOutputsFrom(1, "the argmax indices")))
     return failure();
-  SmallVector<int64_t> kernel = im.attrInts("kernel_shape");
-  auto w = readWindow(im, xs.drop_front(2), kernel);
-  if (failed(w))
-    return failure();
-  bool dilated = llvm::any_of(w->dilations, [](int64_t d) { return d != 1; });
-  // A dilated window spans (k - 1) * d + 1 elements.
-  int64_t span[2] = {(w->kernel[0] - 1) * w->dilations[0] + 1,
-                     (w->kernel[1] - 1) * w->dilations[1] + 1};
   bool countPad = kind == PoolKind::avg && im.attrInt("count_include_pad", 0);
-  if (im.attrInt("ceil_mode", 0)) {
-    // Ceil mode as extra padding at the end: the last window may start in
-    // the input (or the front padding), never in the end padding.
-    for (int d = 0; d < 2; ++d) {
-      int64_t in = w->input[d], k = span[d], s = w->strides[d];
-      int64_t &before = w->padding[d], &after = w->padding[d + 2];
-      int64_t span = in + before + after - k;
-      if (span < 0)
-        continue;
-      int64_t out = (span + s - 1) / s + 1;
-      if ((out - 1) * s >= in + before)
-        --out;
-      int64_t extra = (out - 1) * s + k - (in + before + after);
-      if (extra <= 0)
-        continue;
-      if (countPad)
-        return im.limitation("pool-padding",
-                             "ceil_mode with count_include_pad");
-      after += extra;
-    }
-  }
-  for (int d = 0; d < 2; ++d)
-    if (w->padding[d] >= span[d] || w->padding[d + 2] >= span[d])
-      return im.limitation("pool-padding",
-                           "the padding reaches the kernel's span");
-  auto x = asNchw(im, 0);
+  auto a = readPoolAxes(im, xs.drop_front(2), countPad);
+  if (failed(a))
+    return failure();
+  auto x = im.valueOf(0);
   if (failed(x))
     return failure();
-  SmallVector<NamedAttribute> attrs = {
-      im.namedAttr("kind", PoolKindAttr::get(im.getContext(), kind)),
-      im.i64ArrayAttr("kernel", w->kernel),
-      im.i64ArrayAttr("strides", w->strides),
-      im.i64ArrayAttr("padding", w->padding)};
-  if (countPad)
-    attrs.push_back(
-        im.namedAttr("count_include_pad", UnitAttr::get(im.getContext())));
-  if (dilated)
-    attrs.push_back(im.i64ArrayAttr("dilations", w->dilations));
-  auto y = im.create<Pool2dOp>({*x}, attrs);
+  int64_t n = xs[0], c = xs[1];
+  if (spatial == 1) {
+    auto x2 = im.reshape(*x, {n, c, 1, xs[2]}, "to_2d");
+    if (failed(x2))
+      return failure();
+    auto y = pool2d(im, *x2, kind, *a, -1, 0, countPad, "");
+    if (failed(y))
+      return failure();
+    auto s = cast<RankedTensorType>(y->getType()).getShape();
+    auto r = im.reshape(*y, {n, c, s[3]}, "to_1d");
+    return failed(r) ? failure() : im.setOutput(0, *r);
+  }
+  if (spatial == 2) {
+    auto y = pool2d(im, *x, kind, *a, 0, 1, countPad, "");
+    return failed(y) ? failure() : im.setOutput(0, *y);
+  }
+  int64_t d = xs[2], h = xs[3], w = xs[4];
+  // [N, C, D, H*W]: the depth window, one column of H*W at a time.
+  WindowAxes depth;
+  depth.kernel = {a->kernel[0], 1};
+  depth.strides = {a->strides[0], 1};
+  depth.dilations = {a->dilations[0], 1};
+  depth.before = {a->before[0], 0};
+  depth.after = {a->after[0], 0};
+  auto flat = im.reshape(*x, {n, c, d, h * w}, "fold_hw");
+  if (failed(flat))
+    return failure();
+  auto pd = pool2d(im, *flat, kind, depth, 0, 1, countPad, "depth");
+  if (failed(pd))
+    return failure();
+  int64_t od = cast<RankedTensorType>(pd->getType()).getShape()[2];
+  // [N, C*D', H, W]: the H x W windows of every (channel, depth).
+  auto planes = im.reshape(*pd, {n, c * od, h, w}, "fold_depth");
+  if (failed(planes))
+    return failure();
+  auto y = pool2d(im, *planes, kind, *a, 1, 2, countPad, "");
   if (failed(y))
     return failure();
-  return setWindowOutput(im, *y, spatial);
+  auto s = cast<RankedTensorType>(y->getType()).getShape();
+  auto r = im.reshape(*y, {n, c, od, s[2], s[3]}, "to_3d");
+  return failed(r) ? failure() : im.setOutput(0, *r);
 }
 
 static LogicalResult convertMaxPool(Im &im) {
@@ -1922,8 +2102,6 @@ static LogicalResult convertSoftmax(Im &im) { return softmax(im, false); }
 static LogicalResult convertLogSoftmax(Im &im) { return softmax(im, true); }
 
 static LogicalResult convertDropout(Im &im) {
-  if (failed(im.requireUnusedOutputsFrom(1, "the dropout mask")))
-    return failure();
   double ratio = 0.5;
   if (im.opset() < 12) {
     ratio = im.attrFloat("ratio", 0.5);
@@ -1945,11 +2123,36 @@ static LogicalResult convertDropout(Im &im) {
   auto x = im.valueOf(0);
   if (failed(x))
     return failure();
-  auto y = im.create<DropoutOp>({*x}, {im.f64Attr("ratio", ratio),
-                                       im.i64Attr("seed", im.attrInt("seed", 0))});
-  if (failed(y))
+  SmallVector<NamedAttribute> attrs = {
+      im.f64Attr("ratio", ratio), im.i64Attr("seed", im.attrInt("seed", 0))};
+  if (!im.outputUsed(1)) {
+    auto y = im.create<DropoutOp>({*x}, attrs);
+    if (failed(y))
+      return failure();
+    return im.setOutput(0, *y);
+  }
+  // With the mask: the mask (soap.dropout draws the same one) and
+  // y = x * cast(mask) * 1 / (1 - ratio), so that y and the mask agree.
+  auto mask = im.create<DropoutMaskOp>({*x}, attrs, "mask");
+  if (failed(mask))
     return failure();
-  return im.setOutput(0, *y);
+  auto keep = castValue(im, *mask, im.inputDType(0), "keep");
+  if (failed(keep))
+    return failure();
+  auto kept = im.create<MulOp>({*x, *keep}, {}, ratio != 0.0 ? "kept" : "");
+  if (failed(kept))
+    return failure();
+  Value y = *kept;
+  if (ratio != 0.0) {
+    auto scaled = im.create<MulOp>(
+        {*kept, im.scalarConstant(*kept, 1.0 / (1.0 - ratio))});
+    if (failed(scaled))
+      return failure();
+    y = *scaled;
+  }
+  if (failed(im.setOutput(0, y)))
+    return failure();
+  return im.setOutput(1, *mask);
 }
 
 template <typename OpTy>
@@ -2307,10 +2510,6 @@ const llvm::StringMap<Converter> &soap::onnx_import::getConverters() {
       {"Size", convertSize},
       {"Cast", convertCast},
       {"CastLike", convertCastLike},
-      {"Equal", convertEqual},
-      {"Less", convertLess},
-      {"Greater", convertGreater},
-      {"Not", convertNot},
       {"Where", convertWhere},
       {"Range", convertRange},
       {"Expand", convertExpand},
@@ -2340,6 +2539,16 @@ const llvm::StringMap<Converter> &soap::onnx_import::getConverters() {
       {"Neg", convertNeg},
       {"Sqrt", convertSqrt},
       {"Erf", convertErf},
+      // Comparisons and logical ops (boolean results).
+      {"Equal", convertEqual},
+      {"Less", convertLess},
+      {"LessOrEqual", convertLessOrEqual},
+      {"Greater", convertGreater},
+      {"GreaterOrEqual", convertGreaterOrEqual},
+      {"Not", convertNot},
+      {"And", convertAnd},
+      {"Or", convertOr},
+      {"Xor", convertXor},
       // Layers.
       {"MatMul", convertMatMul},
       {"Gemm", convertGemm},
@@ -2365,6 +2574,6 @@ const llvm::StringMap<Converter> &soap::onnx_import::getConverters() {
 bool soap::onnx_import::isFoldOnlyOpType(StringRef opType) {
   return llvm::is_contained(
       ArrayRef<StringRef>{"Constant", "ConstantOfShape", "Shape", "Size",
-                          "Equal", "Less", "Greater", "Not", "Where", "Range"},
+                          "Where", "Range"},
       opType);
 }

@@ -71,6 +71,8 @@ double load(const void *p, cast::Type t, int64_t i) {
     return static_cast<const int32_t *>(p)[i];
   case cast::Type::I64:
     return static_cast<double>(static_cast<const int64_t *>(p)[i]);
+  case cast::Type::I1:
+    return static_cast<const uint8_t *>(p)[i] != 0 ? 1.0 : 0.0;
   }
   return 0.0;
 }
@@ -104,6 +106,9 @@ void store(void *p, cast::Type t, int64_t i, double v) {
     return;
   case cast::Type::I64:
     static_cast<int64_t *>(p)[i] = truncateTo<int64_t>(v);
+    return;
+  case cast::Type::I1:
+    static_cast<uint8_t *>(p)[i] = v != 0.0;
     return;
   }
 }

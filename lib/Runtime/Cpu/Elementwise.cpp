@@ -310,6 +310,98 @@ void binary::backward(Kind kind, ConstFloatView a, ConstFloatView b,
 }
 
 //===----------------------------------------------------------------------===//
+// predicates (comparisons and logical ops)
+//===----------------------------------------------------------------------===//
+
+namespace {
+template <predicate::Kind K, class T> inline uint8_t test(T a, T b) {
+  using predicate::Kind;
+  if constexpr (K == Kind::Equal)
+    return a == b;
+  else if constexpr (K == Kind::Less)
+    return a < b;
+  else if constexpr (K == Kind::LessEqual)
+    return a <= b;
+  else if constexpr (K == Kind::Greater)
+    return a > b;
+  else if constexpr (K == Kind::GreaterEqual)
+    return a >= b;
+  else if constexpr (K == Kind::And)
+    return (a != 0) & (b != 0);
+  else if constexpr (K == Kind::Or)
+    return (a != 0) | (b != 0);
+  else
+    return (a != 0) ^ (b != 0);
+}
+
+template <predicate::Kind K, class T>
+void predicateForward(TensorView<const T> a, TensorView<const T> b,
+                      TensorView<uint8_t> y) {
+  int64_t sa[kMaxRank], sb[kMaxRank];
+  broadcastStrides(a, y.shape, sa);
+  broadcastStrides(b, y.shape, sb);
+  Layout<3> l(y.shape, {y.strides, sa, sb});
+  l.forRowsParallel([&](const int64_t *off, int64_t len, const int64_t *in) {
+    uint8_t *py = y.data + off[0];
+    const T *pa = a.data + off[1], *pb = b.data + off[2];
+    for (int64_t i = 0; i < len; ++i)
+      py[i * in[0]] = test<K>(pa[i * in[1]], pb[i * in[2]]);
+  });
+}
+
+template <class T>
+void predicateDispatch(predicate::Kind kind, TensorView<const T> a,
+                       TensorView<const T> b, TensorView<uint8_t> y) {
+  using predicate::Kind;
+  switch (kind) {
+  case Kind::Equal:
+    return predicateForward<Kind::Equal>(a, b, y);
+  case Kind::Less:
+    return predicateForward<Kind::Less>(a, b, y);
+  case Kind::LessEqual:
+    return predicateForward<Kind::LessEqual>(a, b, y);
+  case Kind::Greater:
+    return predicateForward<Kind::Greater>(a, b, y);
+  case Kind::GreaterEqual:
+    return predicateForward<Kind::GreaterEqual>(a, b, y);
+  case Kind::And:
+    return predicateForward<Kind::And>(a, b, y);
+  case Kind::Or:
+    return predicateForward<Kind::Or>(a, b, y);
+  case Kind::Xor:
+    return predicateForward<Kind::Xor>(a, b, y);
+  }
+}
+} // namespace
+
+void predicate::forward(Kind kind, TensorView<const float> a,
+                        TensorView<const float> b, TensorView<uint8_t> y) {
+  predicateDispatch(kind, a, b, y);
+}
+void predicate::forward(Kind kind, TensorView<const int32_t> a,
+                        TensorView<const int32_t> b, TensorView<uint8_t> y) {
+  predicateDispatch(kind, a, b, y);
+}
+void predicate::forward(Kind kind, TensorView<const int64_t> a,
+                        TensorView<const int64_t> b, TensorView<uint8_t> y) {
+  predicateDispatch(kind, a, b, y);
+}
+void predicate::forward(Kind kind, TensorView<const uint8_t> a,
+                        TensorView<const uint8_t> b, TensorView<uint8_t> y) {
+  predicateDispatch(kind, a, b, y);
+}
+
+void predicate::logicalNot(TensorView<const uint8_t> x, TensorView<uint8_t> y) {
+  assert(x.isContiguous() && y.isContiguous());
+  const uint8_t *px = x.data;
+  uint8_t *py = y.data;
+  parallelRange(x.numel(), kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      py[i] = px[i] == 0;
+  });
+}
+
+//===----------------------------------------------------------------------===//
 // softmax: x is [outer, L, inner]; each (outer, inner) line is independent.
 //===----------------------------------------------------------------------===//
 
@@ -398,10 +490,12 @@ dropout::GlobalIndex dropout::GlobalIndex::whole(const Shape &shape) {
 }
 
 namespace {
-/// dst = src * mask * scale (accumulate: dst += ...), over a shard.
-void applyMask(ConstFloatView src, FloatView dst, double ratio, int64_t seed,
-               int64_t step, const dropout::GlobalIndex &where, bool accumulate) {
-  const Shape &s = src.shape;
+/// Calls f(dstOffset, srcOffset, keep) for every element of a shard of shape
+/// `s`, keep being the mask bit of its global index.
+template <class F>
+void forMask(const Shape &s, const int64_t *dstStrides,
+             const int64_t *srcStrides, double ratio, int64_t seed,
+             int64_t step, const dropout::GlobalIndex &where, F &&f) {
   assert(where.global.rank == s.rank && "GlobalIndex rank != shard rank");
   int64_t gs[kMaxRank];
   contiguousStrides(where.global, gs);
@@ -409,17 +503,25 @@ void applyMask(ConstFloatView src, FloatView dst, double ratio, int64_t seed,
   for (int i = 0; i < s.rank; ++i)
     base += where.offsets[i] * gs[i];
   uint64_t st = dropout::stream(seed, step);
-  float keepScale = ratio < 1.0 ? static_cast<float>(1.0 / (1.0 - ratio)) : 0.0f;
-  Layout<3> l(s, {dst.strides, src.strides, gs});
+  Layout<3> l(s, {dstStrides, srcStrides, gs});
   l.forRowsParallel([&](const int64_t *off, int64_t len, const int64_t *in) {
     for (int64_t i = 0; i < len; ++i) {
       uint64_t g = static_cast<uint64_t>(base + off[2] + i * in[2]);
-      bool keep = double(dropout::keepUniform(st, g)) >= ratio;
-      float v = keep ? src.data[off[1] + i * in[1]] * keepScale : 0.0f;
-      float &d = dst.data[off[0] + i * in[0]];
-      d = accumulate ? d + v : v;
+      f(off[0] + i * in[0], off[1] + i * in[1],
+        double(dropout::keepUniform(st, g)) >= ratio);
     }
   });
+}
+
+/// dst = src * mask * scale (accumulate: dst += ...), over a shard.
+void applyMask(ConstFloatView src, FloatView dst, double ratio, int64_t seed,
+               int64_t step, const dropout::GlobalIndex &where, bool accumulate) {
+  float keepScale = ratio < 1.0 ? static_cast<float>(1.0 / (1.0 - ratio)) : 0.0f;
+  forMask(src.shape, dst.strides, src.strides, ratio, seed, step, where,
+          [&](int64_t d, int64_t s, bool keep) {
+            float v = keep ? src.data[s] * keepScale : 0.0f;
+            dst.data[d] = accumulate ? dst.data[d] + v : v;
+          });
 }
 } // namespace
 
@@ -432,6 +534,12 @@ void dropout::backward(ConstFloatView dy, FloatView dx, double ratio,
                        int64_t seed, int64_t step, const GlobalIndex &where) {
   if (dx)
     applyMask(dy, dx, ratio, seed, step, where, true);
+}
+
+void dropout::mask(TensorView<uint8_t> mask, double ratio, int64_t seed,
+                   int64_t step, const GlobalIndex &where) {
+  forMask(mask.shape, mask.strides, mask.strides, ratio, seed, step, where,
+          [&](int64_t d, int64_t, bool keep) { mask.data[d] = keep; });
 }
 
 } // namespace soap::cpu

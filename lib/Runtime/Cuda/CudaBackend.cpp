@@ -566,6 +566,11 @@ std::string CudaBackend::bindFill(int id, double value, Thunk &out) {
                           static_cast<int32_t>(value), c->stream),
                "fill");
       break;
+    case DType::I1: // one byte per boolean
+      c->check(cudaMemsetAsync(p, value != 0.0 ? 1 : 0,
+                               static_cast<size_t>(n), c->stream),
+               "fill");
+      break;
     default:
       c->check(k::fill(static_cast<float *>(p), n, static_cast<float>(value),
                        c->stream),
@@ -1616,6 +1621,9 @@ std::string CudaBackend::collective(const PlanTask &t,
     break;
   case DType::I32:
     type = ncclInt32;
+    break;
+  case DType::I1: // moved, never summed (the plan validator refuses sums)
+    type = ncclUint8;
     break;
   default:
     return std::string("NCCL collectives of ") + toString(dst.meta->dtype) +

@@ -1,6 +1,7 @@
 //===- CpuBackend.cpp - the CPU kernels over the host buffers -------------===//
 #include "KernelCalls.h"
 #include "soap/Runtime/Backend.h"
+#include "soap/Runtime/Data.h"
 
 #include <algorithm>
 
@@ -31,14 +32,12 @@ public:
       case DType::F64:
         std::fill_n(static_cast<double *>(p), n, value);
         break;
-      case DType::I64:
-        std::fill_n(static_cast<int64_t *>(p), n, static_cast<int64_t>(value));
-        break;
-      case DType::I32:
-        std::fill_n(static_cast<int32_t *>(p), n, static_cast<int32_t>(value));
+      case DType::F32:
+        std::fill_n(static_cast<float *>(p), n, static_cast<float>(value));
         break;
       default:
-        std::fill_n(static_cast<float *>(p), n, static_cast<float>(value));
+        for (int64_t i = 0; i < n; ++i)
+          storeElement(b->dtype, p, i, value);
       }
     };
     return "";

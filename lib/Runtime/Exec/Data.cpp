@@ -105,6 +105,52 @@ double WeightInit::operator()(int64_t g) const {
   return 0;
 }
 
+double loadElement(DType dtype, const void *data, int64_t i) {
+  switch (dtype) {
+  case DType::F64:
+    return static_cast<const double *>(data)[i];
+  case DType::I64:
+    return static_cast<double>(static_cast<const int64_t *>(data)[i]);
+  case DType::I32:
+    return static_cast<const int32_t *>(data)[i];
+  case DType::F16:
+    return cpu::cast::fromHalf(static_cast<const uint16_t *>(data)[i]);
+  case DType::BF16:
+    return cpu::cast::fromBFloat16(static_cast<const uint16_t *>(data)[i]);
+  case DType::I1:
+    return static_cast<const uint8_t *>(data)[i] != 0 ? 1.0 : 0.0;
+  case DType::F32:
+    break;
+  }
+  return static_cast<const float *>(data)[i];
+}
+
+void storeElement(DType dtype, void *data, int64_t i, double v) {
+  switch (dtype) {
+  case DType::F64:
+    static_cast<double *>(data)[i] = v;
+    return;
+  case DType::I64:
+    static_cast<int64_t *>(data)[i] = static_cast<int64_t>(v);
+    return;
+  case DType::I32:
+    static_cast<int32_t *>(data)[i] = static_cast<int32_t>(v);
+    return;
+  case DType::F16:
+    static_cast<uint16_t *>(data)[i] = cpu::cast::toHalf(v);
+    return;
+  case DType::BF16:
+    static_cast<uint16_t *>(data)[i] = cpu::cast::toBFloat16(v);
+    return;
+  case DType::I1:
+    static_cast<uint8_t *>(data)[i] = v != 0.0;
+    return;
+  case DType::F32:
+    break;
+  }
+  static_cast<float *>(data)[i] = static_cast<float>(v);
+}
+
 uint64_t syntheticInputKey(const PlanInput &input, uint64_t seed, int64_t step) {
   return streamKey(seed, "input:" + input.name, static_cast<uint64_t>(step));
 }
@@ -116,6 +162,8 @@ double syntheticInput(const PlanInput &input, uint64_t seed, int64_t step,
 
 double syntheticInputAt(const PlanInput &input, uint64_t key, int64_t g) {
   double u = uniform01(key, static_cast<uint64_t>(g));
+  if (input.dtype == DType::I1)
+    return u < 0.5 ? 0.0 : 1.0;
   if (input.dtype == DType::I32 || input.dtype == DType::I64) {
     int64_t range = input.range > 0 ? input.range : 2;
     return static_cast<double>(
@@ -163,33 +211,8 @@ void fillBox(const PlanBuffer &b, void *data,
   }
   forEachRow(b.shape, globalShape, offset,
              [&](int64_t local, int64_t global, int64_t len) {
-               for (int64_t k = 0; k < len; ++k) {
-                 double v = value(global + k);
-                 switch (b.dtype) {
-                 case DType::F64:
-                   static_cast<double *>(data)[local + k] = v;
-                   break;
-                 case DType::I64:
-                   static_cast<int64_t *>(data)[local + k] =
-                       static_cast<int64_t>(v);
-                   break;
-                 case DType::I32:
-                   static_cast<int32_t *>(data)[local + k] =
-                       static_cast<int32_t>(v);
-                   break;
-                 case DType::F16:
-                   static_cast<uint16_t *>(data)[local + k] =
-                       cpu::cast::toHalf(v);
-                   break;
-                 case DType::BF16:
-                   static_cast<uint16_t *>(data)[local + k] =
-                       cpu::cast::toBFloat16(v);
-                   break;
-                 default:
-                   static_cast<float *>(data)[local + k] =
-                       static_cast<float>(v);
-                 }
-               }
+               for (int64_t k = 0; k < len; ++k)
+                 storeElement(b.dtype, data, local + k, value(global + k));
              });
 }
 

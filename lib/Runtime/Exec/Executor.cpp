@@ -4,7 +4,6 @@
 #include "KernelCalls.h"
 #include "Regions.h"
 #include "soap/Runtime/Collectives.h"
-#include "soap/Runtime/Cpu/Cast.h"
 #include "soap/Runtime/Cpu/Blas.h"
 #include "soap/Runtime/Data.h"
 #ifdef SOAP_HAVE_CUDA_RUNTIME
@@ -32,24 +31,6 @@ constexpr int64_t kFuseElements = 1 << 16;
 constexpr int64_t kLossTag = 1;
 constexpr int64_t kGatherTagBase = 1 << 20;
 constexpr int64_t kOutputTagBase = 3 << 20;
-
-/// Element i of a buffer of `dtype` as a double.
-double elementAt(DType dtype, const void *p, int64_t i) {
-  switch (dtype) {
-  case DType::F64:
-    return static_cast<const double *>(p)[i];
-  case DType::I64:
-    return static_cast<double>(static_cast<const int64_t *>(p)[i]);
-  case DType::I32:
-    return static_cast<const int32_t *>(p)[i];
-  case DType::F16:
-    return cpu::cast::fromHalf(static_cast<const uint16_t *>(p)[i]);
-  case DType::BF16:
-    return cpu::cast::fromBFloat16(static_cast<const uint16_t *>(p)[i]);
-  default:
-    return static_cast<const float *>(p)[i];
-  }
-}
 
 std::string taskWhere(int rank, size_t index, const PlanTask &t) {
   return "rank " + std::to_string(rank) + " task " + std::to_string(index) +
@@ -956,7 +937,7 @@ std::string RankExecutor::gatherOutputs(std::vector<OutputTensor> *out) {
                [&](int64_t local, int64_t g, int64_t len) {
                  for (int64_t e = 0; e < len; ++e)
                    t.values[static_cast<size_t>(g + e)] =
-                       elementAt(b.dtype, piece.bytes.data(), local + e);
+                       loadElement(b.dtype, piece.bytes.data(), local + e);
                });
   }
   return "";

@@ -59,6 +59,19 @@ struct Binder : TaskReader {
       problem = "buffer '" + r.meta->name + "' is not an index tensor";
     return IndexView(static_cast<const int64_t *>(r.data), Shape(r.meta->shape));
   }
+  /// A contiguous view of a buffer that must hold `dtype` (T its C type).
+  template <class T> TensorView<T> typed(int id, DType dtype) {
+    BufferRef r = ref(id);
+    if (!r.meta)
+      return {};
+    if (r.meta->dtype != dtype) {
+      if (problem.empty())
+        problem = "buffer '" + r.meta->name + "' is " +
+                  toString(r.meta->dtype) + ", expected " + toString(dtype);
+      return {};
+    }
+    return TensorView<T>(static_cast<T *>(r.data), Shape(r.meta->shape));
+  }
   template <class T> T *ptr(int id) {
     BufferRef r = ref(id);
     return r.meta ? static_cast<T *>(r.data) : nullptr;
@@ -89,6 +102,67 @@ const std::map<std::string, binary::Kind> &binaries() {
       {"pow", binary::Kind::Pow}};
   return m;
 }
+const std::map<std::string, predicate::Kind> &predicates() {
+  static const std::map<std::string, predicate::Kind> m = {
+      {"equal", predicate::Kind::Equal},
+      {"less", predicate::Kind::Less},
+      {"less_equal", predicate::Kind::LessEqual},
+      {"greater", predicate::Kind::Greater},
+      {"greater_equal", predicate::Kind::GreaterEqual},
+      {"and", predicate::Kind::And},
+      {"or", predicate::Kind::Or},
+      {"xor", predicate::Kind::Xor}};
+  return m;
+}
+
+/// A comparison or logical op: operands of one element type (f32, i32, i64
+/// or i1), a boolean result. Forward only (no gradient).
+std::string bindPredicate(Binder &b, predicate::Kind kind, Thunk &out) {
+  BufferRef a = b.ref(b.in(0));
+  if (!a.meta)
+    return b.problem.empty() ? "a comparison needs two operands" : b.problem;
+  DType t = a.meta->dtype;
+  auto y = b.typed<uint8_t>(b.out(0), DType::I1);
+  auto bind = [&](auto tag) {
+    using T = decltype(tag);
+    auto va = b.typed<const T>(b.in(0), t), vb = b.typed<const T>(b.in(1), t);
+    out = [=](int64_t) { predicate::forward(kind, va, vb, y); };
+  };
+  switch (t) {
+  case DType::F32:
+    bind(float());
+    break;
+  case DType::I32:
+    bind(int32_t());
+    break;
+  case DType::I64:
+    bind(int64_t());
+    break;
+  case DType::I1:
+    bind(uint8_t());
+    break;
+  default:
+    return "operand '" + a.meta->name + "' is " + toString(t) +
+           ": the CPU comparisons take f32, i32, i64 or i1";
+  }
+  return b.problem;
+}
+
+/// The dropout mask's place in the logical tensor and its seed (the op's
+/// seed, its salt and the run's seed mixed; soap.dropout and
+/// soap.dropout_mask draw alike).
+void dropoutStream(const Binder &b, const KernelSettings &settings,
+                   dropout::GlobalIndex &where, int64_t &seed) {
+  std::vector<int64_t> gs = b.ais("global_shape"), off = b.ais("offset");
+  where.global = Shape(gs);
+  for (size_t a = 0; a < off.size() && a < size_t(kMaxRank); ++a)
+    where.offsets[a] = off[a];
+  seed = static_cast<int64_t>(
+      static_cast<uint64_t>(b.ai("seed", 0)) ^
+      (static_cast<uint64_t>(b.ai("salt", 0)) * 0x9E3779B97F4A7C15ull) ^
+      (settings.seed * 0xD1B54A32D192ED03ull));
+}
+
 const std::map<std::string, reduce::Kind> &reductions() {
   static const std::map<std::string, reduce::Kind> m = {
       {"reduce_sum", reduce::Kind::Sum},
@@ -429,16 +503,27 @@ std::string bindKernel(const PlanTask &t,
     }
     return done();
   }
+  if (k == "dropout_mask") {
+    dropout::GlobalIndex where;
+    int64_t seed = 0;
+    dropoutStream(b, settings, where, seed);
+    double ratio = b.af("ratio", 0);
+    auto mask = b.typed<uint8_t>(b.out(0), DType::I1);
+    out = [=](int64_t step) { dropout::mask(mask, ratio, seed, step, where); };
+    return done();
+  }
+  if (auto it = predicates().find(k); it != predicates().end() && fwd)
+    return bindPredicate(b, it->second, out);
+  if (k == "not" && fwd) {
+    auto x = b.typed<const uint8_t>(b.in(0), DType::I1);
+    auto y = b.typed<uint8_t>(b.out(0), DType::I1);
+    out = [=](int64_t) { predicate::logicalNot(x, y); };
+    return done();
+  }
   if (k == "dropout") {
     dropout::GlobalIndex where;
-    std::vector<int64_t> gs = b.ais("global_shape"), off = b.ais("offset");
-    where.global = Shape(gs);
-    for (size_t a = 0; a < off.size() && a < size_t(kMaxRank); ++a)
-      where.offsets[a] = off[a];
-    int64_t seed = static_cast<int64_t>(
-        static_cast<uint64_t>(b.ai("seed", 0)) ^
-        (static_cast<uint64_t>(b.ai("salt", 0)) * 0x9E3779B97F4A7C15ull) ^
-        (settings.seed * 0xD1B54A32D192ED03ull));
+    int64_t seed = 0;
+    dropoutStream(b, settings, where, seed);
     double ratio = b.af("ratio", 0);
     if (fwd) {
       auto x = b.cv(b.in(0));
@@ -560,6 +645,8 @@ std::string bindKernel(const PlanTask &t,
         return cast::Type::I32;
       case DType::I64:
         return cast::Type::I64;
+      case DType::I1:
+        return cast::Type::I1;
       default:
         return cast::Type::F32;
       }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 namespace soap::runtime {
@@ -83,7 +84,8 @@ OpGraph singleOpGraph(const OpNode &op) {
 } // namespace
 
 bool buildShardPlan(const OpNode &op, const std::vector<int64_t> &degree,
-                    Plan &out, std::string &error) {
+                    Plan &out, std::string &error,
+                    const OptimizerSettings &optimizer) {
   OpGraph g = singleOpGraph(op);
   if (std::string problem = g.validate(); !problem.empty()) {
     error = "internal error: the op's one-op graph is invalid: " + problem;
@@ -101,6 +103,7 @@ bool buildShardPlan(const OpNode &op, const std::vector<int64_t> &degree,
   strategy.configs.back() = config;
   PlanOptions options;
   options.devicesPerNode = shards;
+  options.optimizer = optimizer;
   Expected<Plan> plan = buildPlan(g, strategy, shards, options);
   if (!plan) {
     error = plan.error();
@@ -134,60 +137,157 @@ bool buildShardPlan(const OpNode &op, const std::vector<int64_t> &degree,
   return true;
 }
 
-bool RuntimeShardTimer::time(const OpNode &op, const std::vector<int64_t> &degree,
-                             int warmup, int repeats,
-                             std::vector<double> &forward,
-                             std::vector<double> &backward, std::string &method,
-                             std::string &error) {
-  Plan plan;
-  if (!buildShardPlan(op, degree, plan, error))
-    return false;
+namespace {
+
+/// Runs the one-rank `plan` with per-kernel profiling, `warmup` steps and
+/// then `repeats` steps, as `copies` sessions stepping together (one thread
+/// each: the shards of an op that run at once on a node's cores, sharing
+/// its caches and memory bandwidth). After each step `tally` sums the
+/// seconds of the kernels it wants (by profile label, "<phase> <op>
+/// (<kind>...)") into its slots; a sample is the copies' mean, one per slot
+/// and repeat.
+bool sampleSteps(const Plan &plan, int threads, int copies, int warmup,
+                 int repeats,
+                 const std::function<void(const std::string &label, double seconds,
+                                          std::vector<double> &slots)> &tally,
+                 std::vector<std::vector<double>> &samples, std::string &error) {
   SessionOptions options;
   options.launch = "threads";
   options.validate = false; // the transfers are gone on purpose
   options.run.profile = true;
   options.run.threadsPerRank = threads;
   options.run.seed = 1;
-  std::unique_ptr<Session> session = Session::create(std::move(plan), options, error);
-  if (!session)
-    return false;
-  // The op's kernels only (labels "<phase> <op> (<kind>...)"), not its
-  // producers'.
-  const std::string mine = " " + op.name + " (";
-  auto phaseSums = [&](double &fwd, double &bwd) {
-    fwd = bwd = 0;
-    for (const auto &[label, seconds] : session->kernelSeconds()) {
-      if (label.find(mine) == std::string::npos)
-        continue;
-      if (label.rfind("fwd ", 0) == 0)
-        fwd += seconds;
-      else if (label.rfind("bwd ", 0) == 0)
-        bwd += seconds;
-    }
-  };
-  double loss = 0;
-  for (int w = 0; w < warmup; ++w)
-    if (!(error = session->step(&loss)).empty())
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (int c = 0; c < std::max(1, copies); ++c) {
+    sessions.push_back(Session::create(plan, options, error));
+    if (!sessions.back())
       return false;
-  forward.clear();
-  backward.clear();
-  double f0, b0, f1, b1;
-  phaseSums(f0, b0);
-  for (int r = 0; r < repeats; ++r) {
-    if (!(error = session->step(&loss)).empty())
-      return false;
-    phaseSums(f1, b1);
-    forward.push_back(f1 - f0);
-    backward.push_back(b1 - b0);
-    f0 = f1;
-    b0 = b1;
   }
+  const size_t n = samples.size();
+  auto totals = [&]() {
+    std::vector<double> slots(n, 0.0);
+    for (const auto &session : sessions)
+      for (const auto &[label, seconds] : session->kernelSeconds())
+        tally(label, seconds, slots);
+    for (double &v : slots)
+      v /= static_cast<double>(sessions.size());
+    return slots;
+  };
+  auto stepAll = [&]() {
+    std::vector<std::string> errors(sessions.size());
+    std::vector<std::thread> others;
+    for (size_t c = 1; c < sessions.size(); ++c)
+      others.emplace_back([&, c] {
+        double loss = 0;
+        errors[c] = sessions[c]->step(&loss);
+      });
+    double loss = 0;
+    errors[0] = sessions[0]->step(&loss);
+    for (std::thread &t : others)
+      t.join();
+    for (const std::string &e : errors)
+      if (!e.empty()) {
+        error = e;
+        return false;
+      }
+    return true;
+  };
+  for (int w = 0; w < warmup; ++w)
+    if (!stepAll())
+      return false;
+  for (std::vector<double> &s : samples)
+    s.clear();
+  std::vector<double> before = totals();
+  for (int r = 0; r < repeats; ++r) {
+    if (!stepAll())
+      return false;
+    std::vector<double> after = totals();
+    for (size_t k = 0; k < n; ++k)
+      samples[k].push_back(after[k] - before[k]);
+    before = std::move(after);
+  }
+  return true;
+}
+
+} // namespace
+
+bool RuntimeShardTimer::time(const OpNode &op, const std::vector<int64_t> &degree,
+                             int concurrent, int warmup, int repeats,
+                             std::vector<double> &forward,
+                             std::vector<double> &backward, std::string &method,
+                             std::string &error) {
+  Plan plan;
+  if (!buildShardPlan(op, degree, plan, error))
+    return false;
+  // The op's kernels only, not its producers'.
+  const std::string mine = " " + op.name + " (";
+  std::vector<std::vector<double>> samples(2);
+  if (!sampleSteps(
+          plan, threads, concurrent, warmup, repeats,
+          [&](const std::string &label, double seconds, std::vector<double> &slots) {
+            if (label.find(mine) == std::string::npos)
+              return;
+            if (label.rfind("fwd ", 0) == 0)
+              slots[0] += seconds;
+            else if (label.rfind("bwd ", 0) == 0)
+              slots[1] += seconds;
+          },
+          samples, error))
+    return false;
+  forward = std::move(samples[0]);
+  backward = std::move(samples[1]);
   method = "soap runtime kernels";
   return true;
 }
 
+bool RuntimeShardTimer::timeUpdate(const OpNode &op,
+                                   const std::vector<int64_t> &degree,
+                                   Optimizer optimizer, int concurrent,
+                                   int warmup, int repeats,
+                                   std::vector<double> &samples,
+                                   std::string &error) {
+  // The plan's defaults otherwise (soap-lower-to-plan's momentum 0.9).
+  OptimizerSettings settings;
+  settings.kind = optimizer == Optimizer::Adam ? OptimizerSettings::Kind::Adam
+                                               : OptimizerSettings::Kind::Sgd;
+  if (optimizer == Optimizer::SGD)
+    settings.momentum = 0;
+  Plan plan;
+  if (!buildShardPlan(op, degree, plan, error, settings))
+    return false;
+  // Only the update tasks run: their time does not depend on the values.
+  std::vector<PlanTask> &tasks = plan.ranks[0].tasks;
+  tasks.erase(std::remove_if(tasks.begin(), tasks.end(),
+                             [](const PlanTask &t) {
+                               return t.type != TaskType::Kernel ||
+                                      t.phase != Phase::Update;
+                             }),
+              tasks.end());
+  samples.clear();
+  if (tasks.empty())
+    return true;
+  const std::string mine = "update " + op.name + " (";
+  std::vector<std::vector<double>> out(1);
+  if (!sampleSteps(
+          plan, threads, concurrent, warmup, repeats,
+          [&](const std::string &label, double seconds, std::vector<double> &slots) {
+            if (label.rfind(mine, 0) == 0)
+              slots[0] += seconds;
+          },
+          out, error))
+    return false;
+  samples = std::move(out[0]);
+  return true;
+}
+
+bool RuntimeShardTimer::timeAllReduce(int ranks, int64_t bytes, int warmup,
+                                      int repeats, std::vector<double> &samples,
+                                      std::string &error) {
+  return timeThreadAllReduce(ranks, bytes, warmup, repeats, error, &samples) > 0;
+}
+
 double timeThreadAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
-                           std::string &error) {
+                           std::string &error, std::vector<double> *out) {
   const int64_t count = std::max<int64_t>(1, bytes / 4);
   std::vector<std::unique_ptr<Transport>> transports = makeThreadTransports(ranks);
   std::vector<int> members(ranks);
@@ -224,6 +324,8 @@ double timeThreadAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
       error = e;
       return -1;
     }
+  if (out)
+    *out = samples;
   std::sort(samples.begin(), samples.end());
   return samples.empty() ? -1 : samples[samples.size() / 2];
 }

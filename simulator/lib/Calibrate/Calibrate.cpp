@@ -273,6 +273,13 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
     double flops = 0, bytes = 0;
     bool proxy =
         planPieces(op, rule, job.degree, bench, fwd, bwd, method, flops, bytes);
+    // The op's shards on one node run at once (SPMD): time each with its
+    // siblings running, so that they share the node's caches and memory
+    // bandwidth as in a plan.
+    const int concurrent =
+        o.concurrent ? static_cast<int>(std::min<int64_t>(
+                           numel(job.degree), machine.devicesPerNode))
+                     : 1;
     if (!proxy && !o.timer)
       continue;
 
@@ -292,7 +299,7 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
     km.bytes = bytes;
     if (o.timer) {
       std::string error;
-      if (!o.timer->time(op, job.degree, std::max(0, o.warmup),
+      if (!o.timer->time(op, job.degree, concurrent, std::max(0, o.warmup),
                          std::max(1, o.repeats), km.forwardSamples,
                          km.backwardSamples, km.method, error))
         return Error{"op '" + op.name + "' (" + op.kind + "), shard " +
@@ -317,6 +324,74 @@ Expected<ProfileDB> calibrate(const OpGraph &graph, const MachineModel &machine,
              << km.forward * 1e6 << " us, backward " << km.backward * 1e6
              << " us (" << km.method << ")\n";
     db.add(std::move(km));
+    if (!o.timer)
+      continue;
+    // The update of the shard's weights, per optimizer: a streaming kernel
+    // whose rate the bandwidth curve does not give (it depends on the
+    // optimizer's arithmetic and on the weight's size in the caches).
+    for (Optimizer opt : o.updateOptimizers) {
+      CostModel priced(machine, nullptr, CostOptions{false, opt});
+      std::string key = priced.updateKey(op, rule, job.degree);
+      if (key.empty() || db.find(key))
+        continue;
+      KernelMeasurement um;
+      um.kind = "update";
+      um.attributes = CostModel::updateAttributes(opt, job.degree, machine);
+      std::vector<std::vector<int64_t>> ws;
+      std::vector<DType> wt;
+      for (size_t j = 0; j < op.operands.size(); ++j)
+        if (op.operands[j].source == OperandSource::Weight) {
+          ws.push_back(in[j]);
+          wt.push_back(rule.operands[j].dtype);
+        }
+      um.shapes = ProfileDB::shapesText(ws, wt, ws, wt);
+      um.dtype = wt.front();
+      um.deviceType = machine.device.type;
+      um.method = "soap runtime kernels";
+      for (size_t j = 0; j < ws.size(); ++j)
+        um.bytes += static_cast<double>(numel(ws[j]) * byteWidth(wt[j]));
+      std::string error;
+      if (!o.timer->timeUpdate(op, job.degree, opt, concurrent,
+                               std::max(0, o.warmup),
+                               std::max(1, o.repeats), um.forwardSamples, error))
+        return Error{"op '" + op.name + "' (" + op.kind + "), update of shard " +
+                     um.shapes + " (" + toString(opt) + "): " + error};
+      if (um.forwardSamples.empty())
+        continue; // no weight needs a gradient
+      um.forward = median(um.forwardSamples);
+      if (um.key() != key)
+        return Error{"internal error: update key mismatch: " + um.key() +
+                     " vs " + key};
+      if (o.log)
+        *o.log << "  " << op.name << " update (" << um.attributes << ") "
+               << um.shapes << ": " << um.forward * 1e6 << " us\n";
+      db.add(std::move(um));
+    }
+  }
+
+  if (o.timer && o.collectives) {
+    // Messages of every size a plan sends, up to past the caches: the
+    // runtime's collective is not one bandwidth (a 64 KiB all-reduce is
+    // mostly the handoff between the ranks, one of 8 MiB leaves the cache).
+    for (int64_t p = 2; p <= std::min<int64_t>(machine.devicesPerNode, 8); p *= 2)
+      for (int64_t b = int64_t(4) << 10; b <= (int64_t(32) << 20); b *= 2) {
+        AllReduceSample a;
+        a.devices = p;
+        a.bytes = b;
+        std::string error;
+        if (!o.timer->timeAllReduce(static_cast<int>(p), b, std::max(1, o.warmup),
+                                    std::max(1, o.repeats), a.samples, error))
+          return Error{"the runtime's all-reduce of " + std::to_string(b) +
+                       " bytes over " + std::to_string(p) + " ranks: " + error};
+        a.seconds = median(a.samples);
+        db.allReduce.push_back(std::move(a));
+      }
+    db.sortAllReduce();
+    if (o.log && !db.allReduce.empty())
+      *o.log << "  all-reduce over 2 ranks: 64 KiB "
+             << db.allReduceSeconds(2, 65536) * 1e6 << " us, 1 MiB "
+             << db.allReduceSeconds(2, 1 << 20) * 1e6 << " us, 16 MiB "
+             << db.allReduceSeconds(2, 16 << 20) * 1e6 << " us\n";
   }
 
   if (o.sweep) {

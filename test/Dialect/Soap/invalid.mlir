@@ -1205,3 +1205,71 @@ func.func @parallel_degree_divides(%x: tensor<6x4xf32>, %w: tensor<4x2xf32>) {
 
 // expected-error @+1 {{expected 'start' or 'strides', got 'offset'}}
 #p = #soap.parallel<{batch = 2}, offset = 4>
+
+// -----
+
+func.func @compare_types(%a: tensor<4xf32>, %b: tensor<4xi64>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.less' op rhs element type 'i64' differs from the input's 'f32'}}
+  %0 = soap.less %a, %b : (tensor<4xf32>, tensor<4xi64>) -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @compare_broadcast(%a: tensor<4x3xf32>, %b: tensor<2xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.equal' op shapes [4, 3] and [2] do not broadcast}}
+  %0 = soap.equal %a, %b : (tensor<4x3xf32>, tensor<2xf32>) -> tensor<4x3xi1>
+  return
+}
+
+// -----
+
+func.func @compare_result(%a: tensor<4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'soap.greater' op result #0 must be statically shaped tensor of 1-bit signless integer values}}
+  %0 = "soap.greater"(%a, %b) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @compare_booleans(%a: tensor<4xi1>, %b: tensor<4xi1>) {
+  // expected-error @+1 {{'soap.less_equal' op operand #0 must be statically shaped tensor of}}
+  %0 = "soap.less_equal"(%a, %b) : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @logical_numbers(%a: tensor<4xf32>, %b: tensor<4xi1>) {
+  // expected-error @+1 {{'soap.and' op operand #0 must be statically shaped tensor of 1-bit signless integer values}}
+  %0 = "soap.and"(%a, %b) : (tensor<4xf32>, tensor<4xi1>) -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @not_number(%a: tensor<4xf32>) {
+  // expected-error @+1 {{'soap.not' op operand #0 must be statically shaped tensor of 1-bit signless integer values}}
+  %0 = "soap.not"(%a) : (tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @dropout_mask_ratio(%x: tensor<4xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.dropout_mask' op ratio must be in [0, 1), got 1}}
+  %0 = soap.dropout_mask %x {ratio = 1.0 : f64} : tensor<4xf32> -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @dropout_mask_result(%x: tensor<4xf32>) {
+  // expected-error @+2 {{failed to infer returned types}}
+  // expected-error @+1 {{'soap.dropout_mask' op inferred type(s) 'tensor<4xi1>' are incompatible with return type(s) of operation 'tensor<2x2xi1>'}}
+  %0 = soap.dropout_mask %x {ratio = 0.5 : f64} : tensor<4xf32> -> tensor<2x2xi1>
+  return
+}

@@ -272,6 +272,39 @@ func.func @binary(%a: tensor<8x256xf32>, %b: tensor<256xf32>,
   return %0, %1, %2, %3 : tensor<8x256xf32>, tensor<8x256xf32>, tensor<8x256xf32>, tensor<8x256xf32>
 }
 
+// CHECK-LABEL: func.func @booleans
+func.func @booleans(%a: tensor<8x256xf32>, %b: tensor<256xf32>,
+                    %i: tensor<8x1xi64>, %j: tensor<i64>)
+    -> (tensor<8x256xi1>, tensor<8x1xi1>, tensor<8x256xf32>) {
+  // CHECK: soap.equal %{{.*}}, %{{.*}} : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  %eq = soap.equal %a, %b : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  // CHECK: soap.less %{{.*}}, %{{.*}} : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  %lt = soap.less %a, %b : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  // CHECK: soap.less_equal %{{.*}}, %{{.*}} : (tensor<8x1xi64>, tensor<i64>) -> tensor<8x1xi1>
+  %le = soap.less_equal %i, %j : (tensor<8x1xi64>, tensor<i64>) -> tensor<8x1xi1>
+  // CHECK: soap.greater %{{.*}}, %{{.*}} : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  %gt = soap.greater %a, %b : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  // CHECK: soap.greater_equal %{{.*}}, %{{.*}} : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  %ge = soap.greater_equal %a, %b : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+  // CHECK: soap.and %{{.*}}, %{{.*}} : (tensor<8x256xi1>, tensor<8x256xi1>) -> tensor<8x256xi1>
+  %and = soap.and %eq, %lt : (tensor<8x256xi1>, tensor<8x256xi1>) -> tensor<8x256xi1>
+  // CHECK: soap.or %{{.*}}, %{{.*}} : (tensor<8x256xi1>, tensor<8x1xi1>) -> tensor<8x256xi1>
+  %or = soap.or %and, %le : (tensor<8x256xi1>, tensor<8x1xi1>) -> tensor<8x256xi1>
+  // CHECK: soap.xor %{{.*}}, %{{.*}} : (tensor<8x256xi1>, tensor<8x256xi1>) -> tensor<8x256xi1>
+  %xor = soap.xor %or, %gt : (tensor<8x256xi1>, tensor<8x256xi1>) -> tensor<8x256xi1>
+  // CHECK: soap.not %{{.*}} : tensor<8x256xi1>
+  %not = soap.not %xor : tensor<8x256xi1>
+  // CHECK: soap.dropout_mask %{{.*}} {ratio = 5.000000e-01 : f64, seed = 3 : i64} : tensor<8x256xf32> -> tensor<8x256xi1>
+  %mask = soap.dropout_mask %a {ratio = 0.5 : f64, seed = 3 : i64} : tensor<8x256xf32> -> tensor<8x256xi1>
+  // CHECK: soap.cast %{{.*}} : tensor<8x256xi1> to tensor<8x256xf32>
+  %keep = soap.cast %mask : tensor<8x256xi1> to tensor<8x256xf32>
+  // CHECK: soap.constant dense<[true, false]> : tensor<2xi1>
+  %c = soap.constant dense<[true, false]> : tensor<2xi1>
+  // CHECK: soap.reshape %{{.*}} : tensor<8x256xi1> -> tensor<2048xi1>
+  %flat = soap.reshape %not : tensor<8x256xi1> -> tensor<2048xi1>
+  return %ge, %le, %keep : tensor<8x256xi1>, tensor<8x1xi1>, tensor<8x256xf32>
+}
+
 // CHECK-LABEL: func.func @softmax
 func.func @softmax(%x: tensor<8x12x128x128xf32>)
     -> (tensor<8x12x128x128xf32>, tensor<8x12x128x128xf32>) {

@@ -627,6 +627,68 @@ TEST_F(DialectInterfaceTest, Dropout) {
   EXPECT_EQ(op.getBackwardFlops(), 786432);
 }
 
+TEST_F(DialectInterfaceTest, ComparisonsAndLogicalOps) {
+  // One operation per result element; booleans carry no gradient. The
+  // comparisons read f32 [8, 256] and [256], the logical ops booleans
+  // [8, 256] and [8, 1] (one byte each); every result is 2048 booleans.
+  struct Case {
+    const char *name, *lhs, *rhs;
+    int64_t bytesRead;
+  };
+  const Case cases[] = {
+      {"equal", "8x256xf32", "256xf32", (2048 + 256) * 4},
+      {"less", "8x256xf32", "256xf32", (2048 + 256) * 4},
+      {"less_equal", "8x256xf32", "256xf32", (2048 + 256) * 4},
+      {"greater", "8x256xf32", "256xf32", (2048 + 256) * 4},
+      {"greater_equal", "8x256xf32", "256xf32", (2048 + 256) * 4},
+      {"and", "8x256xi1", "8x1xi1", 2048 + 8},
+      {"or", "8x256xi1", "8x1xi1", 2048 + 8},
+      {"xor", "8x256xi1", "8x1xi1", 2048 + 8}};
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string types = std::string("(tensor<") + c.lhs + ">, tensor<" +
+                        c.rhs + ">) -> tensor<8x256xi1>";
+    std::string ir = std::string("func.func @f(%a: tensor<") + c.lhs +
+                     ">, %b: tensor<" + c.rhs + ">) {\n  %0 = soap." + c.name +
+                     " %a, %b : " + types + "\n  return\n}";
+    auto op = parse(ir, std::string("soap.") + c.name);
+    ASSERT_TRUE(op);
+    EXPECT_EQ(dims(op), (Dims{{"batch", S, 8, 0}, {"d1", A, 256, 1}}));
+    EXPECT_EQ(op.getForwardFlops(), 2048);
+    EXPECT_EQ(op.getBackwardFlops(), 0);
+    EXPECT_EQ(op.getBytesRead(), c.bytesRead);
+    EXPECT_EQ(op.getBytesWritten(), 2048);
+  }
+  auto notOp = parse(R"mlir(
+    func.func @f(%a: tensor<8x256xi1>) {
+      %0 = soap.not %a : tensor<8x256xi1>
+      return
+    })mlir", "soap.not");
+  ASSERT_TRUE(notOp);
+  EXPECT_EQ(dims(notOp), (Dims{{"batch", S, 8, 0}, {"d1", A, 256, 1}}));
+  EXPECT_EQ(notOp.getForwardFlops(), 2048);
+  EXPECT_EQ(notOp.getBackwardFlops(), 0);
+  EXPECT_EQ(notOp.getBytesRead(), 2048);
+}
+
+TEST_F(DialectInterfaceTest, DropoutMask) {
+  auto op = parse(R"mlir(
+    func.func @f(%x: tensor<8x128x768xf32>) {
+      %0 = soap.dropout_mask %x {ratio = 0.1 : f64} : tensor<8x128x768xf32> -> tensor<8x128x768xi1>
+      return
+    })mlir", "soap.dropout_mask");
+  ASSERT_TRUE(op);
+  EXPECT_EQ(dims(op), (Dims{{"batch", S, 8, 0},
+                           {"d1", A, 128, 1},
+                           {"d2", A, 768, 2}}));
+  // one draw per element of 786432; the input's values are not read; one
+  // byte per boolean written; no gradient
+  EXPECT_EQ(op.getForwardFlops(), 786432);
+  EXPECT_EQ(op.getBackwardFlops(), 0);
+  EXPECT_EQ(op.getBytesRead(), 0);
+  EXPECT_EQ(op.getBytesWritten(), 786432);
+}
+
 //===----------------------------------------------------------------------===//
 // Shape manipulation: no FLOPs; views move no bytes
 //===----------------------------------------------------------------------===//
@@ -1000,7 +1062,9 @@ TEST_F(DialectInterfaceTest, EveryComputeOpIsCovered) {
       "soap.flatten", "soap.transpose", "soap.concat", "soap.split",
       "soap.slice", "soap.reduce_sum", "soap.reduce_mean", "soap.reduce_max",
       "soap.topk_gate", "soap.experts", "soap.softmax_cross_entropy",
-      "soap.mse_loss"};
+      "soap.mse_loss", "soap.equal", "soap.less", "soap.less_equal",
+      "soap.greater", "soap.greater_equal", "soap.and", "soap.or", "soap.xor",
+      "soap.not", "soap.dropout_mask"};
   std::set<std::string> withInterface;
   for (RegisteredOperationName name :
        ctx.getRegisteredOperationsByDialect("soap"))

@@ -107,6 +107,10 @@ TEST(ShardTimer, CalibrateCoversEveryKindWithTheCostModelsKeys) {
   auto bench = makeCpuBench(1);
   ASSERT_TRUE(bench.ok()) << bench.error();
   runtime::RuntimeShardTimer timer(1);
+  auto pricing = [&](Optimizer opt) {
+    return CostModel(*machine, nullptr, CostOptions{false, opt});
+  };
+  int updates = 0, concurrent = 0;
   for (const Model &m : models(context)) {
     ASSERT_EQ(m.error, "");
     SCOPED_TRACE(m.graph.modelName);
@@ -120,6 +124,7 @@ TEST(ShardTimer, CalibrateCoversEveryKindWithTheCostModelsKeys) {
     // Every non-view op, whole and split, is found under the key the cost
     // model asks for (calibrate() also checks each key it writes).
     CostModel cost(*machine, &*db);
+    std::vector<CalibrationJob> jobs = planCalibration(m.graph, *machine, 0, true);
     for (const OpNode &op : m.graph.ops) {
       if (isView(op))
         continue;
@@ -133,8 +138,37 @@ TEST(ShardTimer, CalibrateCoversEveryKindWithTheCostModelsKeys) {
       if (op.backwardFlops > 0)
         EXPECT_GT(km->backward, 0) << op.name;
       EXPECT_TRUE(cost.kernelTime(op, shardingRule(op), whole).measured);
+      // Its weights' update, per optimizer, whole and (where the op splits)
+      // on both devices at once.
+      bool weighted = false;
+      for (const Operand &o : op.operands)
+        weighted |= o.source == OperandSource::Weight;
+      if (!weighted || op.backwardFlops <= 0)
+        continue;
+      for (Optimizer opt : {Optimizer::SGD, Optimizer::Momentum, Optimizer::Adam}) {
+        CostModel priced(*machine, &*db, CostOptions{false, opt});
+        const KernelMeasurement *u =
+            db->find(priced.updateKey(op, shardingRule(op), whole));
+        ASSERT_NE(u, nullptr) << op.name << " " << toString(opt);
+        EXPECT_EQ(u->kind, "update");
+        EXPECT_EQ(u->forwardSamples.size(), 2u);
+        EXPECT_GT(u->forward, 0) << op.name;
+        EXPECT_EQ(priced.opUpdateTime(op, shardingRule(op), whole), u->forward);
+        ++updates;
+      }
+      for (const CalibrationJob &job : jobs) {
+        if (&m.graph.ops[job.op] != &op || job.degree == whole)
+          continue;
+        std::string key =
+            pricing(Optimizer::Adam).updateKey(op, shardingRule(op), job.degree);
+        EXPECT_NE(key.find(",concurrent=2|"), std::string::npos) << key;
+        EXPECT_NE(db->find(key), nullptr) << key;
+        ++concurrent;
+      }
     }
   }
+  EXPECT_GT(updates, 30);
+  EXPECT_GT(concurrent, 10);
 }
 
 } // namespace

@@ -427,6 +427,106 @@ TEST(OnnxImport, CausalMaskWhereIsArithmetic) {
   EXPECT_EQ(shapeOf(add.getResult()), (std::vector<int64_t>{2, 4, 4}));
 }
 
+TEST(OnnxImport, ComparisonsAndLogicalOpsOnRuntimeTensors) {
+  // (x > y) or not (x <= 0.5), xor (x == y); every op on runtime values.
+  B b(16, "bools");
+  b.input("x", {2, 3});
+  b.input("y", {3});
+  b.scalarConstant("half", 0.5f);
+  b.node("Greater", {"x", "y"}, {"gt"}, "gt");
+  b.node("LessOrEqual", {"x", "half"}, {"le"}, "le");
+  b.node("Not", {"le"}, {"nle"}, "nle");
+  b.node("Or", {"gt", "nle"}, {"any"}, "any");
+  b.node("Equal", {"x", "y"}, {"eq"}, "eq");
+  b.node("Xor", {"any", "eq"}, {"z"}, "z");
+  b.node("Equal", {"z", "gt"}, {"same"}, "same"); // booleans: not(xor)
+  b.output("same", onnx::TensorProto::BOOL);
+  MLIRContext context;
+  auto result = importWithDiagnostics(context, b.bytes());
+  ASSERT_TRUE(result.ok()) << result.diagnostics;
+  auto func = onlyFunc(*result.module);
+  EXPECT_EQ(computeOps(func),
+            (std::vector<std::string>{"soap.greater", "soap.less_equal",
+                                      "soap.not", "soap.or", "soap.equal",
+                                      "soap.xor", "soap.xor", "soap.not"}));
+  auto gt = firstOp<GreaterOp>(func);
+  EXPECT_EQ(soapName(gt), "gt");
+  EXPECT_EQ(shapeOf(gt.getResult()), (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(gt.getResult().getType().getElementType().isInteger(1));
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  EXPECT_TRUE(cast<RankedTensorType>(ret.getOperand(0).getType())
+                  .getElementType()
+                  .isInteger(1));
+}
+
+TEST(OnnxImport, KnownComparisonsFoldToBooleanConstants) {
+  // Less of two known INT64 tensors folds; the BOOL result is a constant.
+  B b(13, "fold");
+  b.intInitializer("a", {3}, {1, 5, 3});
+  b.intInitializer("c", {3}, {2, 5, 1});
+  b.node("Less", {"a", "c"}, {"lt"}, "lt");
+  b.output("lt", onnx::TensorProto::BOOL);
+  MLIRContext context;
+  auto result = importWithDiagnostics(context, b.bytes());
+  ASSERT_TRUE(result.ok()) << result.diagnostics;
+  auto func = onlyFunc(*result.module);
+  EXPECT_TRUE(computeOps(func).empty());
+  auto c = firstOp<ConstantOp>(func);
+  ASSERT_TRUE(c);
+  auto values = cast<DenseElementsAttr>(c.getValue()).getValues<bool>();
+  EXPECT_EQ(std::vector<bool>(values.begin(), values.end()),
+            (std::vector<bool>{true, false, false}));
+}
+
+TEST(OnnxImport, LogicalOpsRefuseNumbers) {
+  B b(13, "and");
+  b.input("x", {2});
+  b.input("y", {2});
+  b.node("And", {"x", "y"}, {"z"}, "both");
+  b.output("z", onnx::TensorProto::BOOL);
+  MLIRContext context;
+  auto result = importWithDiagnostics(context, b.bytes());
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.diagnostics.find("node 'both' (And, opset 13): input 'x' "
+                                    "is FLOAT; expected BOOL"),
+            std::string::npos)
+      << result.diagnostics;
+}
+
+TEST(OnnxImport, DropoutMaskIsTheMaskTheOutputApplies) {
+  // Dropout(x, ratio 0.25) with its mask: soap.dropout_mask, and the output
+  // x * cast(mask) * 4/3 computed from that same mask.
+  B b(13, "dropmask");
+  b.input("x", {4, 5});
+  b.scalarConstant("r", 0.25f);
+  auto &d = b.node("Dropout", {"x", "r"}, {"y", "mask"}, "drop");
+  B::setInt(d, "seed", 5);
+  b.output("y");
+  b.output("mask", onnx::TensorProto::BOOL);
+  MLIRContext context;
+  auto result = importWithDiagnostics(context, b.bytes());
+  ASSERT_TRUE(result.ok()) << result.diagnostics;
+  auto func = onlyFunc(*result.module);
+  EXPECT_EQ(computeOps(func),
+            (std::vector<std::string>{"soap.dropout_mask", "soap.cast",
+                                      "soap.mul", "soap.mul"}));
+  auto mask = firstOp<DropoutMaskOp>(func);
+  EXPECT_EQ(mask.getRatio().convertToDouble(), 0.25);
+  EXPECT_EQ(mask.getSeed(), 5);
+  EXPECT_EQ(soapName(mask), "drop/mask");
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  EXPECT_EQ(ret.getOperand(1), mask.getResult());
+  // Without the mask output: soap.dropout, as before.
+  B plain(13, "drop");
+  plain.input("x", {4, 5});
+  plain.node("Dropout", {"x"}, {"y"}, "drop");
+  plain.output("y");
+  auto again = importWithDiagnostics(context, plain.bytes());
+  ASSERT_TRUE(again.ok()) << again.diagnostics;
+  EXPECT_EQ(computeOps(onlyFunc(*again.module)),
+            (std::vector<std::string>{"soap.dropout"}));
+}
+
 //===----------------------------------------------------------------------===//
 // LSTM and Gemm weights
 //===----------------------------------------------------------------------===//
@@ -533,7 +633,7 @@ TEST(OnnxImport, UnsupportedOpNamesNodeOpTypeOpsetAndSupportedOps) {
                                     "type 'Softplus' is not supported"),
             std::string::npos)
       << result.diagnostics;
-  EXPECT_NE(result.diagnostics.find("supported op types: Add, AveragePool"),
+  EXPECT_NE(result.diagnostics.find("supported op types: Add, And, AveragePool"),
             std::string::npos);
 }
 
@@ -638,7 +738,9 @@ TEST(OnnxImport, SupportedOpTypesAndLimitations) {
                              "Concat", "Split", "Slice", "ReduceMean",
                              "ReduceSum", "Dropout", "LSTM", "Constant",
                              "Shape", "ConstantOfShape", "Identity", "Cast",
-                             "Unsqueeze"})
+                             "Unsqueeze", "Equal", "Less", "LessOrEqual",
+                             "Greater", "GreaterOrEqual", "Not", "And", "Or",
+                             "Xor"})
     EXPECT_TRUE(llvm::is_contained(ops, op)) << op.str();
   std::set<std::string> ids;
   for (const OnnxLimitation &l : getOnnxLimitations()) {

@@ -368,6 +368,150 @@ TEST(CpuDropout, HashIsStable) {
 // cast
 //===----------------------------------------------------------------------===//
 
+TEST(CpuDropout, MaskIsTheMaskForwardApplies) {
+  // The whole tensor and a shard of it: the mask marks exactly the elements
+  // that dropout::forward keeps.
+  Shape whole{6, 8, 5};
+  Vec x(whole.numel(), 1.0f), y(whole.numel());
+  auto g = dropout::GlobalIndex::whole(whole);
+  dropout::forward(cview(x, whole), view(y, whole), 0.5, 11, 4, g);
+  std::vector<uint8_t> mask(whole.numel(), 7);
+  dropout::mask(TensorView<uint8_t>(mask.data(), whole), 0.5, 11, 4, g);
+  int64_t kept = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    ASSERT_EQ(mask[i], y[i] != 0.0f ? 1 : 0) << i;
+    kept += mask[i];
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, whole.numel());
+  Shape shard{3, 4, 5};
+  dropout::GlobalIndex where;
+  where.global = whole;
+  where.offsets[0] = 3;
+  where.offsets[1] = 4;
+  std::vector<uint8_t> part(shard.numel());
+  dropout::mask(TensorView<uint8_t>(part.data(), shard), 0.5, 11, 4, where);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j)
+      for (int64_t k = 0; k < 5; ++k)
+        ASSERT_EQ(part[(i * 4 + j) * 5 + k],
+                  mask[((i + 3) * 8 + j + 4) * 5 + k]);
+  // Ratio 0 keeps everything.
+  dropout::mask(TensorView<uint8_t>(mask.data(), whole), 0.0, 11, 4, g);
+  for (uint8_t m : mask)
+    ASSERT_EQ(m, 1);
+}
+
+/// The reference of one predicate on two values.
+template <class T> bool expectedPredicate(predicate::Kind k, T a, T b) {
+  using K = predicate::Kind;
+  switch (k) {
+  case K::Equal:
+    return a == b;
+  case K::Less:
+    return a < b;
+  case K::LessEqual:
+    return a <= b;
+  case K::Greater:
+    return a > b;
+  case K::GreaterEqual:
+    return a >= b;
+  case K::And:
+    return a && b;
+  case K::Or:
+    return a || b;
+  case K::Xor:
+    return bool(a) != bool(b);
+  }
+  return false;
+}
+
+TEST(CpuPredicate, ComparisonsBroadcastLikeNumPy) {
+  using K = predicate::Kind;
+  // a: [3, 1, 4], b: [5, 1]: the result is [3, 5, 4]. Values on a coarse
+  // grid, so that equal pairs occur; a NaN compares unequal to everything.
+  Shape sa{3, 1, 4}, sb{5, 1}, sy{3, 5, 4};
+  Vec a(sa.numel()), b(sb.numel());
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = static_cast<float>(int(i % 5) - 2);
+  for (size_t i = 0; i < b.size(); ++i)
+    b[i] = static_cast<float>(int(i) - 2);
+  a[5] = std::numeric_limits<float>::quiet_NaN();
+  for (K k : {K::Equal, K::Less, K::LessEqual, K::Greater, K::GreaterEqual}) {
+    std::vector<uint8_t> y(sy.numel(), 9);
+    predicate::forward(k, cview(a, sa), cview(b, sb),
+                       TensorView<uint8_t>(y.data(), sy));
+    int64_t trues = 0;
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 5; ++j)
+        for (int64_t l = 0; l < 4; ++l) {
+          uint8_t got = y[(i * 5 + j) * 4 + l];
+          ASSERT_EQ(got, expectedPredicate(k, a[i * 4 + l], b[j]) ? 1 : 0)
+              << int(k) << " at " << i << "," << j << "," << l;
+          trues += got;
+        }
+    EXPECT_GT(trues, 0) << int(k);
+    EXPECT_LT(trues, sy.numel()) << int(k);
+  }
+  // Integers: int64 (large values stay exact) and int32.
+  std::vector<int64_t> la = {int64_t(1) << 53, (int64_t(1) << 53) + 1, -3};
+  std::vector<int64_t> lb = {(int64_t(1) << 53) + 1};
+  std::vector<uint8_t> y(3);
+  predicate::forward(K::Equal, TensorView<const int64_t>(la.data(), Shape{3}),
+                     TensorView<const int64_t>(lb.data(), Shape{1}),
+                     TensorView<uint8_t>(y.data(), Shape{3}));
+  EXPECT_EQ(y, (std::vector<uint8_t>{0, 1, 0}));
+  std::vector<int32_t> ia = {1, 2, 3}, ib = {2, 2, 2};
+  predicate::forward(K::GreaterEqual,
+                     TensorView<const int32_t>(ia.data(), Shape{3}),
+                     TensorView<const int32_t>(ib.data(), Shape{3}),
+                     TensorView<uint8_t>(y.data(), Shape{3}));
+  EXPECT_EQ(y, (std::vector<uint8_t>{0, 1, 1}));
+}
+
+TEST(CpuPredicate, LogicalOpsAndNot) {
+  using K = predicate::Kind;
+  // Every pair of truth values, with b broadcast along axis 0.
+  Shape sa{2, 2}, sb{2}, sy{2, 2};
+  std::vector<uint8_t> a = {0, 0, 1, 1}, b = {0, 1};
+  for (K k : {K::And, K::Or, K::Xor}) {
+    std::vector<uint8_t> y(4, 9);
+    predicate::forward(k, TensorView<const uint8_t>(a.data(), sa),
+                       TensorView<const uint8_t>(b.data(), sb),
+                       TensorView<uint8_t>(y.data(), sy));
+    for (int i = 0; i < 4; ++i)
+      EXPECT_EQ(y[i], expectedPredicate<bool>(k, a[i], b[i % 2]) ? 1 : 0)
+          << int(k) << " " << i;
+  }
+  std::vector<uint8_t> n(4);
+  predicate::logicalNot(TensorView<const uint8_t>(a.data(), sa),
+                        TensorView<uint8_t>(n.data(), sa));
+  EXPECT_EQ(n, (std::vector<uint8_t>{1, 1, 0, 0}));
+  // In place.
+  predicate::logicalNot(TensorView<const uint8_t>(n.data(), sa),
+                        TensorView<uint8_t>(n.data(), sa));
+  EXPECT_EQ(n, a);
+}
+
+TEST(CpuCast, Booleans) {
+  using T = cast::Type;
+  std::vector<float> x = {0.0f, -0.0f, 2.5f, -1.0f,
+                          std::numeric_limits<float>::quiet_NaN()};
+  std::vector<uint8_t> b(5);
+  cast::forward(x.data(), T::F32, b.data(), T::I1, 5);
+  EXPECT_EQ(b, (std::vector<uint8_t>{0, 0, 1, 1, 1})); // NaN is true (NumPy)
+  std::vector<int64_t> i(5);
+  cast::forward(b.data(), T::I1, i.data(), T::I64, 5);
+  EXPECT_EQ(i, (std::vector<int64_t>{0, 0, 1, 1, 1}));
+  std::vector<float> back(5);
+  cast::forward(b.data(), T::I1, back.data(), T::F32, 5);
+  EXPECT_EQ(back, (std::vector<float>{0, 0, 1, 1, 1}));
+  // No gradient crosses a boolean.
+  std::vector<float> dx(5, 3.0f), dy(5, 1.0f);
+  cast::backward(dy.data(), T::I1, dx.data(), T::F32, 5);
+  EXPECT_EQ(dx, std::vector<float>(5, 3.0f));
+}
+
 TEST(CpuCast, HalfAndBFloat16RoundToNearestEven) {
   // binary16: 1, the largest finite, halfway above it (to infinity), the
   // smallest subnormal, ties below and above it (to even), a tie between

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <random>
 
 using namespace soap;
@@ -119,4 +120,45 @@ TEST(Mcmc, NeverWorseThanItsStart) {
                          [&] { return std::make_unique<Cost>(p); }, o);
   EXPECT_LE(r.bestCost, startCost);
   EXPECT_EQ(r.bestChainStart, "zero");
+}
+
+namespace {
+/// Counts the chains whose first (cold) strategy is not the given start.
+class StartRecorder : public Cost {
+public:
+  StartRecorder(const Problem &p, std::atomic<int> &notGiven)
+      : Cost(p), notGiven(notGiven) {}
+  double reset(const Strategy &s) override {
+    for (const ParallelConfig &c : s.configs)
+      if (c.start != 0) {
+        ++notGiven;
+        break;
+      }
+    return Cost::reset(s);
+  }
+
+private:
+  std::atomic<int> &notGiven;
+};
+
+int chainsNotFromTheStart(bool randomStarts) {
+  Problem p(30, 6, 2);
+  Strategy start;
+  start.configs.assign(30, ParallelConfig{});
+  McmcOptions o;
+  o.chains = 4;
+  o.iterationsPerChain = 10;
+  o.randomStarts = randomStarts;
+  std::atomic<int> notGiven{0};
+  runMcmc(p.space, {{"zero", start}},
+          [&] { return std::make_unique<StartRecorder>(p, notGiven); }, o);
+  return notGiven.load();
+}
+} // namespace
+
+// Where a cold simulation is expensive, soapc starts every chain from a
+// given start: chains 1 and 3 would otherwise start from random strategies.
+TEST(Mcmc, RandomStartsCanBeTurnedOff) {
+  EXPECT_EQ(chainsNotFromTheStart(true), 2);
+  EXPECT_EQ(chainsNotFromTheStart(false), 0);
 }

@@ -3,6 +3,7 @@
 
 #include "soap/Simulator/CostModel.h"
 #include "soap/Simulator/ShardingRules.h"
+#include "soap/Simulator/Simulator.h"
 
 #include <gtest/gtest.h>
 
@@ -212,6 +213,117 @@ TEST(SimulatorProfileDB, LookupAndRoundTrip) {
   EXPECT_EQ(bad.error(), "p.json: $.kernels[0]: missing field 'attributes'");
 }
 
+TEST(SimulatorProfileDB, MeasuredUpdates) {
+  // soap-calibrate --kernels runtime times each weighted shard's update per
+  // optimizer; the cost model prices an op's update with it when its key is
+  // there (the optimizer, the shards updating at once on a node, the weight
+  // shards), else as a streaming kernel of 3/5/7 bytes per weight byte.
+  auto m = test::roundMachine(1, 2);
+  GraphBuilder b;
+  auto x = b.input("x", {64, 256});
+  auto w = b.weight("w", {256, 512});
+  auto bias = b.weight("b", {512});
+  b.linear("fc", x, w, &bias);
+  const OpNode &op = b.g.ops[0];
+  OpShardingRule rule = shardingRule(op);
+  CostModel momentum(m, nullptr, CostOptions{false, Optimizer::Momentum});
+  EXPECT_EQ(momentum.updateKey(op, rule, {1, 1, 1}),
+            "update|optimizer=momentum|f32[256x512],f32[512]->f32[256x512],f32[512]|f32|round");
+  // Data parallel: the same shards, updated on both devices at once.
+  EXPECT_EQ(momentum.updateKey(op, rule, {2, 1, 1}),
+            "update|optimizer=momentum,concurrent=2|f32[256x512],f32[512]->"
+            "f32[256x512],f32[512]|f32|round");
+  const double elements = 256 * 512 + 512;
+  EXPECT_DOUBLE_EQ(momentum.opUpdateTime(op, rule, {1, 1, 1}), elements * 4 * 5 / 1e9);
+
+  ProfileDB db;
+  db.deviceType = "round";
+  KernelMeasurement km;
+  km.kind = "update";
+  km.attributes = "optimizer=momentum";
+  km.shapes = "f32[256x512],f32[512]->f32[256x512],f32[512]";
+  km.deviceType = "round";
+  km.forward = 2.5e-4;
+  km.forwardSamples = {2.5e-4};
+  db.add(km);
+  auto back = ProfileDB::parse(db.toJson(), "p.json");
+  ASSERT_TRUE(back.ok()) << back.error();
+  CostModel measured(m, &*back, CostOptions{false, Optimizer::Momentum});
+  EXPECT_DOUBLE_EQ(measured.opUpdateTime(op, rule, {1, 1, 1}), 2.5e-4);
+  // Not measured: two devices at once, another optimizer, another shard.
+  EXPECT_DOUBLE_EQ(measured.opUpdateTime(op, rule, {2, 1, 1}), elements * 4 * 5 / 1e9);
+  CostModel adam(m, &*back, CostOptions{false, Optimizer::Adam});
+  EXPECT_DOUBLE_EQ(adam.opUpdateTime(op, rule, {1, 1, 1}), elements * 4 * 7 / 1e9);
+  // Split along `in`: a half of the weight's rows, the whole bias.
+  EXPECT_DOUBLE_EQ(measured.opUpdateTime(op, rule, {1, 1, 2}),
+                   (128 * 512 + 512) * 4 * 5 / 1e9);
+  // No weights, no update.
+  auto r = b.unary("relu", "relu", x);
+  (void)r;
+  const OpNode &relu = b.g.ops[1];
+  EXPECT_EQ(measured.updateKey(relu, shardingRule(relu), {1, 1}), "");
+  EXPECT_EQ(measured.opUpdateTime(relu, shardingRule(relu), {1, 1}), 0);
+}
+
+TEST(SimulatorProfileDB, MeasuredAllReduce) {
+  // soap-calibrate --kernels runtime times the runtime's all-reduce per
+  // size; an all-reduce of one group alone in a node takes that curve
+  // (linear between samples, the smallest's time below them, the last
+  // slope above), on the links and devices the algorithm occupies.
+  ProfileDB db;
+  db.deviceType = "round";
+  db.allReduce = {{2, 1 << 20, 200e-6, {200e-6}},
+                  {2, 4096, 10e-6, {9e-6, 10e-6, 11e-6}},
+                  {2, 8192, 12e-6, {12e-6}}};
+  db.sortAllReduce();
+  EXPECT_EQ(db.allReduce.front().bytes, 4096);
+  EXPECT_DOUBLE_EQ(db.allReduceSeconds(2, 6144), 11e-6);
+  EXPECT_DOUBLE_EQ(db.allReduceSeconds(2, 100), 10e-6);
+  double slope = (200e-6 - 12e-6) / ((1 << 20) - 8192);
+  EXPECT_NEAR(db.allReduceSeconds(2, 2 << 20), 200e-6 + slope * (1 << 20), 1e-15);
+  EXPECT_EQ(db.allReduceSeconds(4, 8192), 0);
+  auto back = ProfileDB::parse(db.toJson(), "p.json");
+  ASSERT_TRUE(back.ok()) << back.error();
+  ASSERT_EQ(back->allReduce.size(), 3u);
+  EXPECT_EQ(back->allReduce[2].bytes, 1 << 20);
+  EXPECT_EQ(back->allReduce[0].samples.size(), 3u);
+  auto bad = ProfileDB::parse(R"({"format": "soap-profile", "version": 1,
+     "device": {"type": "x"}, "all_reduce": [{"devices": 1, "bytes": 8, "seconds": 1}]})",
+                              "p.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(),
+            "p.json: $.all_reduce[0]: needs at least 2 devices and a positive byte count");
+
+  auto m = test::roundMachine(1, 4);
+  CostModel plain(m);
+  CostModel measured(m, &*back);
+  CommCost a, b;
+  plain.collective(Collective::AllReduce, {{0, 1}}, 8192, a);
+  measured.collective(Collective::AllReduce, {{0, 1}}, 8192, b);
+  EXPECT_DOUBLE_EQ(b.time, 12e-6);
+  EXPECT_NE(a.time, b.time);
+  EXPECT_EQ(a.resources, b.resources);
+  EXPECT_EQ(a.devices, b.devices);
+  // Two groups on one node share it, four devices were not measured, and
+  // other collectives keep the alpha-beta model.
+  measured.collective(Collective::AllReduce, {{0, 1}, {2, 3}}, 8192, b);
+  plain.collective(Collective::AllReduce, {{0, 1}, {2, 3}}, 8192, a);
+  EXPECT_DOUBLE_EQ(a.time, b.time);
+  measured.collective(Collective::AllReduce, {{0, 1, 2, 3}}, 8192, b);
+  plain.collective(Collective::AllReduce, {{0, 1, 2, 3}}, 8192, a);
+  EXPECT_DOUBLE_EQ(a.time, b.time);
+  measured.collective(Collective::AllGather, {{0, 1}}, 8192, b);
+  plain.collective(Collective::AllGather, {{0, 1}}, 8192, a);
+  EXPECT_DOUBLE_EQ(a.time, b.time);
+  // A profile of another device type does not apply.
+  ProfileDB other = *back;
+  other.deviceType = "gpu";
+  CostModel foreign(m, &other);
+  foreign.collective(Collective::AllReduce, {{0, 1}}, 8192, b);
+  plain.collective(Collective::AllReduce, {{0, 1}}, 8192, a);
+  EXPECT_DOUBLE_EQ(a.time, b.time);
+}
+
 TEST(SimulatorEfficiencyCurve, InterpolatesInLogSize) {
   EfficiencyCurve c;
   c.fit({{1e6, 0.2}, {1e8, 0.6}, {1e8, 0.8}, {1e8, 0.7}});
@@ -263,4 +375,46 @@ TEST(CostModel, FlopsBeyondInt64AreUnwrapped) {
   op.operands[1].tensor.shape = {8, 16};
   op.forwardFlops = 2 * 4 * 8 * 16 + 7;
   EXPECT_EQ(opForwardFlops(op), 2 * 4 * 8 * 16 + 7);
+}
+
+TEST(CostModel, BooleanResultsArePricedForwardOnly) {
+  // relu(x) > y: a comparison reads two f32 tensors and writes one byte per
+  // element; no gradient flows through a boolean result, so neither op runs
+  // a backward pass. 1 GB/s memory, no kernel overhead.
+  GraphBuilder b;
+  auto x = b.input("x", {1000});
+  auto y = b.input("y", {1000});
+  auto r = b.unary("relu", "relu", x);
+  auto gt = b.binary("gt", "greater", r, y);
+  b.output(gt);
+  OpNode &cmp = b.g.ops[1];
+  cmp.results[0].dtype = DType::I1;
+  cmp.bytesWritten = cmp.results[0].bytes();
+  cmp.backwardFlops = 0;
+  EXPECT_EQ(cmp.results[0].bytes(), 1000);
+  EXPECT_EQ(b.g.backwardOps(), (std::vector<char>{0, 0}));
+  EXPECT_EQ(b.g.validate(), "");
+
+  auto m = test::roundMachine(1, 1);
+  CostModel cost(m);
+  OpShardingRule rule = shardingRule(cmp);
+  auto kt = cost.kernelTime(cmp, rule, {1});
+  EXPECT_DOUBLE_EQ(kt.forward, (4000 + 4000 + 1000) / 1e9);
+  EXPECT_EQ(cost.kernelKey(cmp, rule, {1}),
+            "greater||f32[1000],f32[1000]->i1[1000]|i1|round");
+
+  // The step: relu's forward (8 us) and the comparison's (9 us), nothing
+  // else.
+  Simulator sim(b.g, cost);
+  auto res = sim.simulate(Strategy{{test::cfg({}), test::cfg({})}});
+  ASSERT_TRUE(res.ok()) << res.error();
+  EXPECT_NEAR(res->stepTime, 17e-6, 1e-15);
+
+  // A float path to the output keeps its backward: relu(x) * y.
+  GraphBuilder f;
+  auto fx = f.input("x", {1000});
+  auto fy = f.input("y", {1000});
+  auto fr = f.unary("relu", "relu", fx);
+  f.output(f.binary("mul", "mul", fr, fy));
+  EXPECT_EQ(f.g.backwardOps(), (std::vector<char>{1, 1}));
 }

@@ -121,6 +121,33 @@ static std::string withField(const std::string &from, const std::string &to) {
   return s.replace(p, from.size(), to);
 }
 
+TEST(SimulatorMachineModel, InOrderExecution) {
+  // Absent: false, and not written (the machines without it keep their
+  // fingerprints).
+  auto gpu = MachineModel::loadPreset("dgx-h100");
+  ASSERT_TRUE(gpu.ok()) << gpu.error();
+  EXPECT_FALSE(gpu->inOrderExecution);
+  EXPECT_EQ(gpu->toJson().find("in_order_execution"), std::string::npos);
+  // cpu-host: Soap's CPU ranks run their task lists in order.
+  auto cpu = MachineModel::loadPreset("cpu-host");
+  ASSERT_TRUE(cpu.ok()) << cpu.error();
+  EXPECT_TRUE(cpu->inOrderExecution);
+  EXPECT_TRUE(cpu->communicationOccupiesDevices);
+  // Read and written back; it is part of the fingerprint.
+  auto back = MachineModel::parse(cpu->toJson(), "roundtrip");
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_TRUE(back->inOrderExecution);
+  EXPECT_EQ(back->fingerprint(), cpu->fingerprint());
+  MachineModel other = *cpu;
+  other.inOrderExecution = false;
+  EXPECT_NE(other.fingerprint(), cpu->fingerprint());
+  std::string json = test::roundMachineJson(1, 2);
+  json.replace(json.rfind('}'), 1, R"(, "in_order_execution": "yes"})");
+  auto bad = MachineModel::parse(json, "bad.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), "bad.json: $.in_order_execution: must be true or false, got \"yes\"");
+}
+
 TEST(SimulatorMachineModel, Errors) {
   EXPECT_NE(errorOf("{").find("bad.json: not valid JSON"), std::string::npos);
   EXPECT_EQ(errorOf("[]"), "bad.json: $: must be an object, got []");

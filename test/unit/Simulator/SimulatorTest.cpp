@@ -251,6 +251,99 @@ TEST(Simulator, CommunicationOccupyingDevicesDoesNotOverlap) {
   EXPECT_LT(r2->stepTime, r->stepTime);
 }
 
+static MachineModel inOrderMachine(int devices, bool occupies) {
+  std::string json = test::roundMachineJson(1, devices);
+  json.replace(json.rfind('}'), 1,
+               std::string(R"(, "in_order_execution": true)") +
+                   (occupies ? R"(, "communication_occupies_devices": true})"
+                             : "}"));
+  auto m = MachineModel::parse(json, "in-order");
+  if (!m)
+    throw std::runtime_error(m.error());
+  return m.take();
+}
+
+TEST(Simulator, InOrderCommunicationAddsUp) {
+  // A rank's thread runs the all-reduce itself, between its backward
+  // kernels: even where the links are not the devices' (no
+  // communication_occupies_devices), nothing overlaps, and a data-parallel
+  // step is every kernel, all-reduce and update of a device end to end.
+  OpGraph g = mlp(256);
+  for (bool occupies : {false, true}) {
+    MachineModel m = inOrderMachine(2, occupies);
+    CostModel cost(m);
+    Simulator sim(g, cost);
+    auto r = sim.simulate(dataParallelStrategy(g, 2));
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto tasks = sim.tasks();
+    double sync = sumKind(tasks, TaskKind::GradientSync);
+    EXPECT_GT(sync, 0);
+    EXPECT_EQ(countKind(tasks, TaskKind::GradientSync), 2);
+    EXPECT_NEAR(r->stepTime, r->computeTime[0] + sync, 1e-12) << occupies;
+    EXPECT_NEAR(r->computeTime[0],
+                sumKind(tasks, TaskKind::Forward) + sumKind(tasks, TaskKind::Backward) +
+                    sumKind(tasks, TaskKind::Update),
+                1e-12);
+    // In the plan's order: fc2's synchronization and update come before
+    // fc1's backward starts.
+    const TaskInfo *syncFc2 = nullptr, *bwdFc1 = nullptr, *updFc2 = nullptr;
+    for (const TaskInfo &t : tasks) {
+      if (t.name == "gradient-sync fc2")
+        syncFc2 = &t;
+      if (t.name == "update fc2")
+        updFc2 = &t;
+      if (t.name == "backward fc1")
+        bwdFc1 = &t;
+    }
+    ASSERT_TRUE(syncFc2 && bwdFc1 && updFc2);
+    EXPECT_LE(syncFc2->end, updFc2->start + 1e-15);
+    EXPECT_LE(updFc2->end, bwdFc1->start + 1e-15);
+  }
+  // The ready-first machine overlaps fc2's all-reduce with fc1's backward.
+  auto overlapped = test::roundMachine(1, 2);
+  CostModel cost(overlapped);
+  Simulator sim(g, cost);
+  auto r = sim.simulate(dataParallelStrategy(g, 2));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_LT(r->stepTime,
+            r->computeTime[0] + sumKind(sim.tasks(), TaskKind::GradientSync) - 1e-9);
+}
+
+TEST(Simulator, InOrderDevicesWaitForTheirNextTask) {
+  // Plan order: big (device 1), then use (device 0, needs big's result),
+  // then side (device 0, needs only x). A ready-first device 0 runs side
+  // while big computes; an in-order one runs use first, so side waits.
+  GraphBuilder b;
+  Value x = b.input("x", {1000});
+  Value y = b.input("y", {100000});
+  Value big = b.unary("big", "relu", y);
+  Value use = b.unary("use", "relu", b.binary("pick", "add", big, big));
+  Value side = b.unary("side", "relu", x);
+  b.output(use);
+  b.output(side);
+  Strategy s = singleDeviceStrategy(b.g);
+  for (size_t i = 0; i < b.g.ops.size(); ++i)
+    s.configs[i] = cfg({}, b.g.ops[i].name == "big" ? 1 : 0);
+  auto start = [&](const MachineModel &m, const std::string &name) {
+    CostModel cost(m);
+    Simulator sim(b.g, cost);
+    auto r = sim.simulate(s);
+    EXPECT_TRUE(r.ok()) << r.error();
+    for (const TaskInfo &t : sim.tasks())
+      if (t.name == name)
+        return std::make_pair(t.start, r->stepTime);
+    ADD_FAILURE() << "no task " << name;
+    return std::make_pair(-1.0, 0.0);
+  };
+  auto ready = start(test::roundMachine(1, 2), "forward side");
+  EXPECT_EQ(ready.first, 0);
+  auto inOrder = start(inOrderMachine(2, false), "forward side");
+  auto use0 = start(inOrderMachine(2, false), "forward use");
+  EXPECT_GT(use0.first, 0); // after big and its transfer
+  EXPECT_GT(inOrder.first, use0.first);
+  EXPECT_GT(inOrder.second, ready.second);
+}
+
 TEST(Simulator, DataParallelOnDgxA100) {
   OpGraph g = mlp(1024);
   auto m = MachineModel::loadPreset("dgx-a100");

@@ -82,7 +82,12 @@ def Soap_Activation : I32EnumAttr<"Activation", "expert activation", [
 def Soap_Float : AnyTypeOf<[F32, F16, BF16, F64]>;
 def Soap_FloatTensor : StaticShapeTensorOf<[F32, F16, BF16, F64]>;
 def Soap_IndexTensor : StaticShapeTensorOf<[I32, I64]>;
-def Soap_AnyTensor : StaticShapeTensorOf<[F32, F16, BF16, F64, I32, I64]>;
+/// Booleans (i1): results of comparisons and logical ops, dropout masks.
+/// They carry no gradient.
+def Soap_BoolTensor : StaticShapeTensorOf<[I1]>;
+/// The operands of a comparison: numbers of any soap type.
+def Soap_NumberTensor : StaticShapeTensorOf<[F32, F16, BF16, F64, I32, I64]>;
+def Soap_AnyTensor : StaticShapeTensorOf<[F32, F16, BF16, F64, I32, I64, I1]>;
 
 class Soap_Op<string mnemonic, list<Trait> traits = []>
     : Op<Soap_Dialect, mnemonic, traits>;

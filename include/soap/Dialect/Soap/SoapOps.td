@@ -357,15 +357,78 @@ def Soap_MulOp : Soap_BinaryOp<"mul", "product">;
 def Soap_DivOp : Soap_BinaryOp<"div", "quotient">;
 def Soap_PowOp : Soap_BinaryOp<"pow", "power (lhs raised to rhs)">;
 
+/// An elementwise comparison: a boolean result, no gradient.
+class Soap_CompareOp<string mnemonic, string math>
+    : Soap_ComputeOp<mnemonic, ["getBackwardFlops"]> {
+  let summary = "Elementwise " # math # " with NumPy broadcasting";
+  let description = [{
+    Elementwise }] # math # [{ of two tensors of the same element type
+    (floats or integers); their shapes broadcast by NumPy's rules and the
+    result is a tensor of booleans (`i1`). Comparisons pass no gradient. NaN
+    compares unequal to everything (IEEE). Dimensions: `batch` (sample, axis
+    0 of the result) and `d<i>` (attribute).
+
+    ```mlir
+    %m = soap.}] # mnemonic # [{ %a, %b : (tensor<8x256xf32>, tensor<256xf32>) -> tensor<8x256xi1>
+    ```
+  }];
+  let arguments = (ins Soap_NumberTensor:$lhs, Soap_NumberTensor:$rhs);
+  let results = (outs Soap_BoolTensor:$result);
+}
+
+def Soap_EqualOp : Soap_CompareOp<"equal", "equality (lhs == rhs)">;
+def Soap_LessOp : Soap_CompareOp<"less", "lhs < rhs">;
+def Soap_LessEqualOp : Soap_CompareOp<"less_equal", "lhs <= rhs">;
+def Soap_GreaterOp : Soap_CompareOp<"greater", "lhs > rhs">;
+def Soap_GreaterEqualOp : Soap_CompareOp<"greater_equal", "lhs >= rhs">;
+
+/// An elementwise logical op on booleans.
+class Soap_LogicalOp<string mnemonic, string math>
+    : Soap_ComputeOp<mnemonic, ["getBackwardFlops"]> {
+  let summary = "Elementwise logical " # math # " with NumPy broadcasting";
+  let description = [{
+    Elementwise logical }] # math # [{ of two boolean (`i1`) tensors whose
+    shapes broadcast by NumPy's rules. Dimensions: `batch` (sample, axis 0 of
+    the result) and `d<i>` (attribute).
+
+    ```mlir
+    %m = soap.}] # mnemonic # [{ %a, %b : (tensor<8x256xi1>, tensor<256xi1>) -> tensor<8x256xi1>
+    ```
+  }];
+  let arguments = (ins Soap_BoolTensor:$lhs, Soap_BoolTensor:$rhs);
+  let results = (outs Soap_BoolTensor:$result);
+}
+
+def Soap_AndOp : Soap_LogicalOp<"and", "and">;
+def Soap_OrOp : Soap_LogicalOp<"or", "or">;
+def Soap_XorOp : Soap_LogicalOp<"xor", "exclusive or">;
+
+def Soap_NotOp : Soap_ComputeOp<"not", ["getBackwardFlops"]> {
+  let summary = "Elementwise logical negation";
+  let description = [{
+    The negation of a boolean (`i1`) tensor. Dimensions: `batch` (sample,
+    axis 0) and `d<i>` (attribute).
+
+    ```mlir
+    %n = soap.not %m : tensor<8x256xi1>
+    ```
+  }];
+  let arguments = (ins Soap_BoolTensor:$input);
+  let results = (outs Soap_BoolTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
 def Soap_CastOp : Soap_Op<"cast", [Pure,
     DeclareOpInterfaceMethods<Soap_ParallelizableOpInterface,
                               ["getBackwardFlops"]>]> {
   let summary = "Elementwise conversion to another element type";
   let description = [{
     Converts each element of `input` to the result's element type (any two
-    of f32, f16, bf16, f64, i32, i64); the shapes are the same. Floats round
-    to the nearest (ties to even); a float becomes an integer by truncation
-    toward zero (NumPy's `astype`, ONNX's Cast). The gradient of a cast
+    of f32, f16, bf16, f64, i32, i64, i1); the shapes are the same. Floats
+    round to the nearest (ties to even); a float becomes an integer by
+    truncation toward zero (NumPy's `astype`, ONNX's Cast); a number becomes
+    a boolean by comparison with zero (NaN is true), a boolean a number 0 or
+    1. The gradient of a cast
     between float types is the result's gradient cast back; casts from or to
     an integer type pass no gradient. Dimensions: `batch` (sample, axis 0) and
     `d<i>` (attribute), as for the elementwise ops.
@@ -412,6 +475,28 @@ def Soap_DropoutOp : Soap_ComputeOp<"dropout", ["getBackwardFlops"]> {
                        DefaultValuedAttr<I64Attr, "0">:$seed);
   let results = (outs Soap_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Soap_DropoutMaskOp : Soap_ComputeOp<"dropout_mask",
+    ["getBackwardFlops", "getBytesRead"]> {
+  let summary = "The keep mask that soap.dropout draws";
+  let description = [{
+    The boolean mask (`i1`, true = kept) that a `soap.dropout` of the same
+    input shape, `ratio` and `seed` draws: a function of the seed, the step
+    and the element's global index, so a sharded run draws the same mask as
+    one device. Only the input's shape is read. ONNX's Dropout with its mask
+    output imports as this mask and the product
+    `x * cast(mask) * (1 / (1 - ratio))`, so that the output and the mask
+    agree. No gradient. Dimensions: `batch` (sample) and `d<i>` (attribute).
+
+    ```mlir
+    %m = soap.dropout_mask %x {ratio = 5.0e-01 : f64} : tensor<8x128xf32> -> tensor<8x128xi1>
+    ```
+  }];
+  let arguments = (ins Soap_FloatTensor:$input, F64Attr:$ratio,
+                       DefaultValuedAttr<I64Attr, "0">:$seed);
+  let results = (outs Soap_BoolTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
 //===----------------------------------------------------------------------===//

@@ -13,14 +13,15 @@
 namespace soap::cpu {
 
 namespace cast {
-/// The element types soap tensors hold.
-enum class Type { F32, F16, BF16, F64, I32, I64 };
+/// The element types soap tensors hold (I1: a boolean, one byte 0 or 1).
+enum class Type { F32, F16, BF16, F64, I32, I64, I1 };
 bool isFloat(Type t);
 
 /// y[i] = x[i] converted, for n contiguous elements. To a float type: round
 /// to nearest, ties to even (overflow gives infinity; NaN stays NaN). From a
 /// float to an integer type: truncation toward zero (NaN and out-of-range
-/// values give an unspecified integer, as in NumPy).
+/// values give an unspecified integer, as in NumPy). To I1: v != 0 (NaN is
+/// true, as NumPy's astype(bool)); from I1: 0 or 1.
 void forward(const void *x, Type xType, void *y, Type yType, int64_t n);
 /// dx[i] += dy[i] converted back to x's type; both must be float types.
 void backward(const void *dy, Type yType, void *dx, Type xType, int64_t n);

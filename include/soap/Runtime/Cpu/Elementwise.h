@@ -40,6 +40,26 @@ void backward(Kind kind, ConstFloatView a, ConstFloatView b, ConstFloatView dy,
               FloatView da, FloatView db);
 } // namespace binary
 
+/// soap.equal, less, less_equal, greater, greater_equal (operands of one
+/// element type: float, int32 or int64) and soap.and, or, xor (booleans)
+/// with NumPy broadcasting: y has the broadcast shape of a and b and holds
+/// booleans, one byte each (0 or 1). Booleans are read as byte != 0. NaN
+/// compares unequal (IEEE). There is no backward: the results carry no
+/// gradient.
+namespace predicate {
+enum class Kind { Equal, Less, LessEqual, Greater, GreaterEqual, And, Or, Xor };
+void forward(Kind kind, TensorView<const float> a, TensorView<const float> b,
+             TensorView<uint8_t> y);
+void forward(Kind kind, TensorView<const int32_t> a,
+             TensorView<const int32_t> b, TensorView<uint8_t> y);
+void forward(Kind kind, TensorView<const int64_t> a,
+             TensorView<const int64_t> b, TensorView<uint8_t> y);
+void forward(Kind kind, TensorView<const uint8_t> a,
+             TensorView<const uint8_t> b, TensorView<uint8_t> y);
+/// soap.not: y = !x (y may alias x).
+void logicalNot(TensorView<const uint8_t> x, TensorView<uint8_t> y);
+} // namespace predicate
+
 /// soap.softmax along `axis` (negative counts from the back).
 namespace softmax {
 void forward(ConstFloatView x, int64_t axis, FloatView y);
@@ -89,6 +109,9 @@ void forward(ConstFloatView x, FloatView y, double ratio, int64_t seed,
 /// dx += dy * mask / (1 - ratio), the same mask as forward.
 void backward(ConstFloatView dy, FloatView dx, double ratio, int64_t seed,
               int64_t step, const GlobalIndex &where);
+/// soap.dropout_mask: mask[i] = 1 where forward keeps element i, else 0.
+void mask(TensorView<uint8_t> mask, double ratio, int64_t seed, int64_t step,
+          const GlobalIndex &where);
 } // namespace dropout
 
 } // namespace soap::cpu

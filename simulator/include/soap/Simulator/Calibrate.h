@@ -18,13 +18,16 @@
 //                   samples
 //
 // Every kernel is run `warmup` times, then timed `repeats` times; the
-// ProfileDB keeps every sample and the median.
+// ProfileDB keeps every sample and the median. With a ShardKernelTimer (the
+// runtime's kernels) the optimizer update of each weighted shard is timed
+// too, per optimizer.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SOAP_SIMULATOR_CALIBRATE_H
 #define SOAP_SIMULATOR_CALIBRATE_H
 
 #include "soap/Graph/OpGraph.h"
+#include "soap/Simulator/CostModel.h"
 #include "soap/Simulator/Expected.h"
 #include "soap/Simulator/MachineModel.h"
 #include "soap/Simulator/ProfileDB.h"
@@ -74,11 +77,26 @@ public:
   virtual ~ShardKernelTimer();
   /// Fills the per-repeat seconds of the shard's forward and backward
   /// kernels under per-dim `degree` (after `warmup` untimed runs) and what
-  /// ran; false with `error` when it cannot.
+  /// ran, the shard's kernels running on `concurrent` devices of a node at
+  /// once (its other shards'); false with `error` when it cannot.
   virtual bool time(const OpNode &op, const std::vector<int64_t> &degree,
-                    int warmup, int repeats, std::vector<double> &forward,
+                    int concurrent, int warmup, int repeats,
+                    std::vector<double> &forward,
                     std::vector<double> &backward, std::string &method,
                     std::string &error) = 0;
+  /// Fills the per-repeat seconds of the optimizer update of the shard's
+  /// weights (the plan's update tasks for them) under `optimizer`; true
+  /// with no samples when the shard has no weight to update; false with
+  /// `error` when it cannot.
+  virtual bool timeUpdate(const OpNode &op, const std::vector<int64_t> &degree,
+                          Optimizer optimizer, int concurrent, int warmup,
+                          int repeats,
+                          std::vector<double> &samples, std::string &error) = 0;
+  /// Per-repeat seconds of the runtime's all-reduce of `bytes` (each
+  /// member's buffer) over `ranks` ranks of one node, after `warmup`; false
+  /// with `error` when it fails.
+  virtual bool timeAllReduce(int ranks, int64_t bytes, int warmup, int repeats,
+                             std::vector<double> &samples, std::string &error) = 0;
 };
 
 struct CalibrationOptions {
@@ -95,6 +113,18 @@ struct CalibrationOptions {
   /// When set, every shard kernel (attention, lstm and experts included) is
   /// timed by it; the bench then only runs the sweep's GEMMs and streams.
   ShardKernelTimer *timer = nullptr;
+  /// With a timer: the optimizers whose update of every weighted shard is
+  /// also timed (ProfileDB kind "update", CostModel::updateKey).
+  std::vector<Optimizer> updateOptimizers = {Optimizer::SGD, Optimizer::Momentum,
+                                             Optimizer::Adam};
+  /// With a timer: also time the runtime's all-reduce over 2, 4 and 8
+  /// ranks of a node (up to its devices), 4 KiB to 32 MiB
+  /// (ProfileDB::allReduce).
+  bool collectives = true;
+  /// With a timer: a shard of a k-way split is timed while the same kernel
+  /// runs on min(k, devices per node) - 1 other devices of the node (its
+  /// sibling shards), not with the node idle.
+  bool concurrent = true;
 };
 
 /// One kernel to measure: an op under per-dim degrees.

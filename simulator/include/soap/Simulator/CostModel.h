@@ -121,8 +121,26 @@ public:
   /// `bytes` on this device (fitted, else the machine's default).
   double gemmEfficiency(double flops) const;
   double memoryEfficiency(double bytes) const;
-  /// The optimizer step over `elements` parameters of `dtype` on one device.
+  /// The optimizer step over `elements` parameters of `dtype` on one device,
+  /// priced as a streaming kernel.
   double updateTime(int64_t elements, DType dtype) const;
+  /// The optimizer step over one shard's weights of `op` under per-dim
+  /// `degree` (the plan's update tasks of that shard): the ProfileDB's
+  /// measurement when it holds updateKey(), else updateTime() of their
+  /// elements. 0 for an op without weights.
+  double opUpdateTime(const OpNode &op, const OpShardingRule &rule,
+                      const std::vector<int64_t> &degree) const;
+  /// The ProfileDB key of that update: kind "update", updateAttributes(),
+  /// the weight shards' shapes (read and written in place); "" for an op
+  /// without weights.
+  std::string updateKey(const OpNode &op, const OpShardingRule &rule,
+                        const std::vector<int64_t> &degree) const;
+  /// "optimizer=<sgd|momentum|adam>", plus ",concurrent=N" when the op's
+  /// shards update N > 1 weight shards of a node at once (they share its
+  /// memory bandwidth: a data-parallel update is not a single device's).
+  static std::string updateAttributes(Optimizer optimizer,
+                                      const std::vector<int64_t> &degree,
+                                      const MachineModel &machine);
   /// Bytes the optimizer keeps per parameter byte (Adam 2, momentum 1).
   int optimizerStateFactor() const;
 
@@ -132,7 +150,11 @@ public:
   /// lists). `bytes` is the size of the tensor being reduced or gathered
   /// (all-reduce, reduce-scatter: each member's full input; all-gather: the
   /// full output; all-to-all: what each member holds). The algorithm is the
-  /// machine's choice for `c` (Auto: the cheapest that applies).
+  /// machine's choice for `c` (Auto: the cheapest that applies). An
+  /// all-reduce whose groups each lie alone within a node takes the
+  /// ProfileDB's measured time for that group size where it has one
+  /// (measuredAllReduce); the links and devices it occupies stay the
+  /// algorithm's.
   void collective(Collective c, const std::vector<std::vector<int64_t>> &groups,
                   double bytes, CommCost &out) const;
   /// The same with a fixed algorithm; returns false when it does not apply
@@ -140,6 +162,11 @@ public:
   bool collectiveWith(Collective c, CollectiveAlgorithm a,
                       const std::vector<std::vector<int64_t>> &groups,
                       double bytes, CommCost &out) const;
+  /// The ProfileDB's all-reduce time of `bytes` over each of `groups`, when
+  /// it measured that group size on this device type and each group lies
+  /// alone within one node; else 0.
+  double measuredAllReduce(const std::vector<std::vector<int64_t>> &groups,
+                           double bytes) const;
   /// Concurrent point-to-point flows: max route latency plus the busiest
   /// link's bytes over its bandwidth.
   void transfers(const std::vector<Flow> &flows, CommCost &out) const;

@@ -126,6 +126,13 @@ public:
   /// memory), so it cannot overlap their kernels; GPUs have copy engines
   /// and NCCL streams, so it can (false).
   bool communicationOccupiesDevices = false;
+  /// Each device runs its tasks (kernels and its part of every
+  /// communication) one at a time in the plan's order, as Soap's CPU ranks
+  /// do (one thread per rank walking its task list): a task waits for the
+  /// device's previous task even when a later one is ready, and
+  /// communication never overlaps the device's kernels. False: a resource
+  /// takes whichever task is ready first (GPU streams).
+  bool inOrderExecution = false;
 
   /// Parses and validates a machine file's text. `origin` (the file name)
   /// prefixes error messages.

@@ -59,6 +59,15 @@ struct BandwidthSample {
   std::vector<double> samples;
 };
 
+/// The runtime's all-reduce of `bytes` over `devices` ranks of one node
+/// (soap-calibrate --kernels runtime: ranks as threads), timed.
+struct AllReduceSample {
+  int64_t devices = 0;
+  int64_t bytes = 0;
+  double seconds = 0; ///< median
+  std::vector<double> samples;
+};
+
 class ProfileDB {
 public:
   /// The device type the measurements are of (the machine file's
@@ -75,6 +84,16 @@ public:
 
   std::vector<GemmSample> gemm;
   std::vector<BandwidthSample> bandwidth;
+  /// Sorted by devices, then bytes.
+  std::vector<AllReduceSample> allReduce;
+
+  /// The measured all-reduce time of `bytes` over `devices` ranks of a
+  /// node, interpolated linearly in bytes between the samples of that rank
+  /// count (the smallest sample's below them, the last segment's slope
+  /// above); 0 when none has that rank count.
+  double allReduceSeconds(int64_t devices, double bytes) const;
+  /// Restores the order of `allReduce` after adding to it.
+  void sortAllReduce();
 
   /// The key of a kernel: kind|attributes|shapes|dtype|device type.
   static std::string makeKey(const std::string &kind,

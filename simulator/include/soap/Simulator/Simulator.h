@@ -13,7 +13,9 @@
 // its shards' devices at once (SPMD), a communication task on the link
 // resources it crosses. A slot that has nothing to do takes no time and no
 // resource. Each resource runs its tasks one at a time in the order they
-// become ready (ties by slot index); contention on shared links follows.
+// become ready (ties by slot index), or in the plan's order on machines
+// whose devices run in order (CPU ranks); contention on shared links
+// follows.
 //
 // Because the shape is fixed, changing one op's config (simulateDelta)
 // recomputes only the slots it touches — its own and those of its edges —
@@ -236,6 +238,9 @@ private:
 
   // Static task graph (CSR).
   std::vector<int> succBegin, succList, predCount;
+  /// Every slot in the order the plan lists its tasks (the order in which a
+  /// machine with in-order devices runs them).
+  std::vector<int> programOrder;
 
   // Caches.
   std::vector<std::vector<std::unique_ptr<OpVariant>>> variants;
