@@ -112,7 +112,8 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
                                                  Simulator &sim,
                                                  const MachineModel &machine,
                                                  int64_t tp, int64_t pp,
-                                                 int64_t microBatches) {
+                                                 int64_t microBatches,
+                                                 bool allowRecompute) {
   PipelineChoice c;
   c.tensorParallel = tp;
   c.pipelineParallel = pp;
@@ -140,6 +141,9 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
   std::optional<BaselineResult> best;
   for (int64_t m : micro)
     for (bool rc : {true, false}) {
+      // Without the memory options (a strategy to lower): no recomputation.
+      if (rc && !allowRecompute)
+        continue;
       TrainingConfig t;
       t.stages = plain.training.stages;
       t.microBatches = m;
@@ -234,14 +238,23 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     if (pipelinedMegatron) {
       std::optional<std::pair<int64_t, int64_t>> degrees =
           megatronPublishedDegrees(graph);
-      if (o.pipelineParallel > 0)
-        degrees = {o.tensorParallel > 0 ? o.tensorParallel
-                                        : machine.devicesPerNode,
-                   o.pipelineParallel};
+      if (o.pipelineParallel > 0) {
+        // Without --tp: tensor parallelism within a node, as wide as the
+        // stages' share of the devices allows (a power of two).
+        int64_t tp = o.tensorParallel;
+        const int64_t perStage =
+            std::max<int64_t>(1, machine.numDevices() / o.pipelineParallel);
+        if (tp <= 0)
+          for (tp = 1; 2 * tp <= machine.devicesPerNode &&
+                       perStage % (2 * tp) == 0;)
+            tp *= 2;
+        degrees = {tp, o.pipelineParallel};
+      }
       if (degrees) {
         Expected<BaselineResult> b =
             megatronPipeline(graph, sim, machine, degrees->first,
-                             degrees->second, o.microBatches);
+                             degrees->second, o.microBatches,
+                             o.trainingFeatures);
         if (!b)
           return Error{"baseline megatron: " + b.error()};
         best = b.take(); // Megatron-LM's own choice replaces the tp sweep

@@ -9,8 +9,14 @@
 // one global order, which is what makes the plan deadlock-free even with
 // blocking communication (docs/lowering.md).
 //
+// With micro-batches (and pipeline stages) the walk is cut into units, the
+// forward or backward of one stage for one micro-batch, emitted in one
+// global order that realizes the schedule; each unit walks its stage's ops
+// as above on that micro-batch's slice of the batch.
+//
 //===----------------------------------------------------------------------===//
 #include "soap/Plan/Planner.h"
+#include "soap/Simulator/Pipeline.h"
 
 #include <algorithm>
 #include <cctype>
@@ -289,8 +295,12 @@ private:
   // --- setup
   std::string setup(int &failed);
   std::string checkSupported(int i);
+  std::string setupPipeline(int &failed);
+  int sampleAxis(int op, const TensorRule &rule) const;
   // --- buffers and tasks
-  int newBuffer(int rank, PlanBuffer b);
+  /// A per-micro-batch buffer (every one but weights, their gradients and
+  /// optimizer states, and totals) gets the micro-batch in its name.
+  int newBuffer(int rank, PlanBuffer b, bool perMicroBatch = true);
   void emit(int rank, PlanTask t) {
     plan.ranks[rank].tasks.push_back(std::move(t));
   }
@@ -313,6 +323,11 @@ private:
                                 const std::vector<int> &buffers) const;
 
   // --- walk
+  void switchTo(int64_t j);
+  std::vector<std::pair<int, PipelineTask>> unitOrder(std::string &problem) const;
+  std::string forwardUnit(int stage, int &failed);
+  void backwardUnit(int stage, bool flush);
+  void collectOutputs(int o);
   std::string forwardOperands(int i);
   void forwardKernels(int i, bool again = false);
   void partialSums(int i, bool again = false);
@@ -385,6 +400,34 @@ private:
            int>
       inputBuf;
   int64_t transfers = 0;
+
+  // --- micro-batches and pipeline stages (docs/lowering.md, "Pipelines")
+  /// Micro-batches per step and the one being walked.
+  int64_t micro = 1;
+  int64_t mb = 0;
+  /// The stages (one covering every op without a pipeline).
+  std::vector<PipelineStage> stages;
+  /// Per op: its sample dim (-1: none; the op then runs whole in every
+  /// micro-batch).
+  std::vector<int> sampleDim;
+  /// Per op and result: a micro-batch's value is a partial sum of the
+  /// step's (a loss: its mean divides by the whole batch's count).
+  std::vector<std::vector<char>> microPartial;
+  /// The per-micro-batch buffer tables of the micro-batches not being
+  /// walked (switchTo swaps them with the members).
+  struct MicroTables {
+    std::vector<std::vector<std::vector<int>>> resBuf, opndBuf, resGradBuf,
+        opndGradBuf;
+    std::vector<std::vector<std::map<std::string, int>>> extra;
+  };
+  std::vector<MicroTables> parked;
+  /// Walking a stage's last backward: the gradients of weights read away
+  /// from their home, summed over the micro-batches, go home now.
+  bool flushing = true;
+  /// Per plan output: its (op, result); per micro-batch-partial output, the
+  /// buffers its micro-batches' values add up in.
+  std::vector<std::pair<int, int>> outputOf;
+  std::map<std::pair<int, int>, std::vector<int>> totals;
 };
 
 //===----------------------------------------------------------------------===//
@@ -403,9 +446,6 @@ std::string Builder::setup(int &failed) {
   if (numRanks < 1)
     return "a plan needs at least one rank";
   const TrainingConfig &training = strategy.training;
-  if (training.pipelined())
-    return "the strategy uses pipeline parallelism (stages or micro-batches), "
-           "which the lowering does not execute yet";
   if (training.zeroStage < 0 || training.zeroStage > 3)
     return "zero stage " + std::to_string(training.zeroStage) +
            " is not 0, 1, 2 or 3";
@@ -541,11 +581,346 @@ std::string Builder::setup(int &failed) {
 }
 
 //===----------------------------------------------------------------------===//
+// Micro-batches and pipeline stages
+//===----------------------------------------------------------------------===//
+
+int Builder::sampleAxis(int op, const TensorRule &rule) const {
+  const int d = sampleDim[op];
+  if (d < 0 || d >= static_cast<int>(rule.axisOfDim.size()))
+    return -1;
+  return std::max(rule.axisOfDim[d], -1);
+}
+
+std::string Builder::setupPipeline(int &failed) {
+  const TrainingConfig &t = strategy.training;
+  const int n = static_cast<int>(g.ops.size());
+  std::string problem = checkTrainingConfig(g, t, numRanks);
+  if (!problem.empty())
+    return "the strategy's training options: " + problem;
+  if (t.pipelined() &&
+      (t.zeroStage != 0 || t.offloadOptimizer || t.anyRecompute()))
+    return "the plan does not combine pipeline stages or micro-batches with "
+           "ZeRO, optimizer offload or activation recomputation yet";
+  micro = t.microBatches;
+  stages = t.stages;
+  if (stages.empty())
+    stages.push_back({0, n - 1, 0, numRanks});
+  for (size_t st = 0; st < stages.size(); ++st) {
+    const PipelineStage &stage = stages[st];
+    for (int i = stage.firstOp; i <= stage.lastOp; ++i)
+      for (int64_t dev : grids[i].devices)
+        if (dev < stage.firstDevice ||
+            dev >= stage.firstDevice + stage.numDevices) {
+          failed = i;
+          return "op '" + g.ops[i].name + "' of pipeline stage " +
+                 std::to_string(st) + " runs on device " +
+                 std::to_string(dev) + ", outside the stage's devices " +
+                 std::to_string(stage.firstDevice) + ".." +
+                 std::to_string(stage.firstDevice + stage.numDevices - 1);
+        }
+  }
+  sampleDim.assign(n, -1);
+  microPartial.assign(n, {});
+  for (int i = 0; i < n; ++i)
+    microPartial[i].assign(g.ops[i].results.size(), 0);
+  if (micro == 1)
+    return "";
+
+  // Micro-batch j of an op is its sample dim's slice j of m (split further
+  // by the config). That is the single-device computation only where the
+  // samples are independent, and where producer and consumer cut a tensor
+  // along the same axis.
+  for (int i = 0; i < n; ++i)
+    for (size_t d = 0; d < g.ops[i].dims.size(); ++d)
+      if (g.ops[i].dims[d].tag == DimTag::Sample) {
+        sampleDim[i] = static_cast<int>(d);
+        break;
+      }
+  const std::string mbs = std::to_string(micro) + " micro-batches";
+  for (int i = 0; i < n; ++i) {
+    const OpNode &op = g.ops[i];
+    const std::string where = "op '" + op.name + "' (" + op.kind + ")";
+    failed = i;
+    const int d = sampleDim[i];
+    if (d >= 0 && op.kind == "batch_norm")
+      return where + ": with " + mbs +
+             " batch norm would normalize each micro-batch by its own "
+             "statistics, not the batch's (use micro_batches 1)";
+    if (d >= 0 && op.kind == "experts")
+      return where + ": with " + mbs +
+             " the expert capacity would apply to each micro-batch's tokens, "
+             "not the batch's (use micro_batches 1)";
+    if (d >= 0) {
+      const int64_t parts = grids[i].degree[d] * micro;
+      const ParallelDim &dim = op.dims[d];
+      auto indivisible = [&](int64_t size) {
+        return where + ": its sample dim '" + dim.name + "' (" +
+               std::to_string(size) + ") does not divide into " + mbs +
+               " x degree " + std::to_string(grids[i].degree[d]);
+      };
+      if (dim.size % parts != 0)
+        return indivisible(dim.size);
+      for (const auto *list : {&rules[i].operands, &rules[i].results})
+        for (const TensorRule &r : *list) {
+          int a = sampleAxis(i, r);
+          if (a >= 0 && r.shape[a] % parts != 0)
+            return indivisible(r.shape[a]);
+        }
+    }
+    bool partialIn = false, otherIn = false;
+    std::string partialName;
+    for (size_t j = 0; j < op.operands.size(); ++j) {
+      const Operand &o = op.operands[j];
+      if (o.source != OperandSource::Op) {
+        otherIn |= isFloat(o.tensor.dtype);
+        continue;
+      }
+      const Edge &e = g.edges[edgeOf[i][j]];
+      const std::string tensor =
+          g.ops[e.src].name + ":" + std::to_string(e.srcResult);
+      if (microPartial[e.src][e.srcResult]) {
+        partialIn = true;
+        partialName = tensor;
+        continue;
+      }
+      otherIn = true;
+      int have = sampleAxis(e.src, rules[e.src].results[e.srcResult]);
+      int want = sampleAxis(i, rules[i].operands[j]);
+      auto cut = [](int a) {
+        return a < 0 ? std::string("whole")
+                     : "split along axis " + std::to_string(a);
+      };
+      if (have != want)
+        return where + " reads '" + tensor + "' " + cut(want) + ", but its "
+               "producer's micro-batches give it " + cut(have) +
+               ": the two ops' sample dims do not agree, so the tensor cannot "
+               "be cut into " + mbs;
+    }
+    if (partialIn) {
+      // Sums of micro-batch parts (losses) add up like the parts: a sum of
+      // losses is the one combination lowered.
+      if (d >= 0 || otherIn || (op.kind != "add" && op.kind != "sub"))
+        return where + " reads '" + partialName + "', which each of the " +
+               mbs + " holds a part of (a sum over its samples); only add "
+               "and sub of such parts are lowered";
+      for (auto &p : microPartial[i])
+        p = 1;
+    } else if (d >= 0) {
+      for (size_t r = 0; r < op.results.size(); ++r)
+        microPartial[i][r] = rules[i].results[r].axisOfDim[d] == kPartial;
+    }
+  }
+  failed = -1;
+  return "";
+}
+
+void Builder::switchTo(int64_t j) {
+  if (j == mb)
+    return;
+  auto swapAll = [&](MicroTables &t) {
+    std::swap(resBuf, t.resBuf);
+    std::swap(opndBuf, t.opndBuf);
+    std::swap(resGradBuf, t.resGradBuf);
+    std::swap(opndGradBuf, t.opndGradBuf);
+    std::swap(extra, t.extra);
+  };
+  swapAll(parked[mb]); // park the current micro-batch's tables
+  swapAll(parked[j]);  // and take j's
+  mb = j;
+}
+
+std::vector<std::pair<int, PipelineTask>>
+Builder::unitOrder(std::string &problem) const {
+  // Each stage runs its units in its schedule's order, one at a time; a
+  // unit starts when its stage is free and its inputs are there (F(s, j)
+  // after F(s-1, j); B(s, j) after F(s, j) and B(s+1, j)), a forward taking
+  // 1 and a backward 2 time units, as simulateSchedule runs them. The
+  // global order follows these times so that the stages overlap: a forward
+  // at its start (its activations' sends, which it holds, then follow the
+  // producer's kernels in the producer's list), a backward just before its
+  // end (the gradients it sends are ready then); among forwards that start
+  // together the later stage first, among backwards the earlier. These keys
+  // keep each stage's order and every dependency.
+  const int p = static_cast<int>(stages.size());
+  std::vector<std::vector<PipelineTask>> order(p);
+  for (int s = 0; s < p; ++s)
+    order[s] = pipelineStageOrder(s, p, micro, strategy.training.schedule);
+  const int64_t unknown = -1;
+  std::vector<std::vector<int64_t>> fEnd(p, std::vector<int64_t>(micro, unknown));
+  std::vector<std::vector<int64_t>> bEnd = fEnd;
+  std::vector<size_t> next(p, 0);
+  std::vector<int64_t> clock(p, 0);
+  // (time key, tie, position) per unit.
+  std::vector<std::tuple<int64_t, int, size_t>> keys;
+  std::vector<std::pair<int, PipelineTask>> units;
+  const size_t total = 2 * static_cast<size_t>(micro) * p;
+  while (units.size() < total) {
+    bool progress = false;
+    for (int s = 0; s < p; ++s)
+      for (; next[s] < order[s].size(); ++next[s]) {
+        const PipelineTask &t = order[s][next[s]];
+        int64_t ready = 0;
+        if (!t.backward && s > 0) {
+          if (fEnd[s - 1][t.micro] == unknown)
+            break;
+          ready = fEnd[s - 1][t.micro];
+        } else if (t.backward) {
+          if (fEnd[s][t.micro] == unknown ||
+              (s + 1 < p && bEnd[s + 1][t.micro] == unknown))
+            break;
+          ready = std::max(fEnd[s][t.micro],
+                           s + 1 < p ? bEnd[s + 1][t.micro] : 0);
+        }
+        int64_t begin = std::max(clock[s], ready);
+        clock[s] = begin + (t.backward ? 2 : 1);
+        (t.backward ? bEnd : fEnd)[s][t.micro] = clock[s];
+        if (t.backward)
+          keys.emplace_back(2 * clock[s] - 1, s, units.size());
+        else
+          keys.emplace_back(2 * begin, -s, units.size());
+        units.emplace_back(s, t);
+        progress = true;
+      }
+    if (!progress) {
+      problem = "internal error: the pipeline schedule has a cycle";
+      return {};
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::pair<int, PipelineTask>> sorted;
+  for (const auto &[key, tie, at] : keys)
+    sorted.push_back(units[at]);
+  return sorted;
+}
+
+std::string Builder::forwardUnit(int s, int &failed) {
+  const PipelineStage &st = stages[s];
+  for (int i = st.firstOp; i <= st.lastOp; ++i) {
+    std::string problem = forwardOperands(i);
+    if (!problem.empty()) {
+      failed = i;
+      return problem;
+    }
+    forwardKernels(i);
+    partialSums(i);
+  }
+  for (int o = st.firstOp; o <= st.lastOp; ++o)
+    if (isOutput[o])
+      collectOutputs(o);
+  return "";
+}
+
+void Builder::collectOutputs(int o) {
+  for (size_t k = 0; k < outputOf.size(); ++k) {
+    auto [op, r] = outputOf[k];
+    if (op != o)
+      continue;
+    PlanOutput &out = plan.outputs[k];
+    const int64_t shards = grids[o].numShards();
+    if (micro == 1 || !microPartial[o][r]) {
+      // Whole in every micro-batch (the last one's is kept), or split along
+      // the batch: every micro-batch's boxes together.
+      if (micro == 1 || sampleAxis(o, rules[o].results[r]) < 0)
+        out.holders.clear();
+      for (int64_t sh = 0; sh < shards; ++sh)
+        out.holders.emplace_back(static_cast<int>(grids[o].devices[sh]),
+                                 resBuf[o][r][sh]);
+      continue;
+    }
+    // A sum over the samples: the micro-batches' values add up in one
+    // buffer per shard, the first copied, the others accumulated.
+    auto [it, fresh] = totals.try_emplace({o, r});
+    std::vector<int> &sum = it->second;
+    if (fresh) {
+      const TensorRule &rule = rules[o].results[r];
+      for (int64_t sh = 0; sh < shards; ++sh) {
+        std::string tensor = g.ops[o].name + ":" + std::to_string(r);
+        sum.push_back(newBuffer(static_cast<int>(grids[o].devices[sh]),
+                                boxBuffer(tensor + ".total",
+                                          BufferRole::Activation, rule,
+                                          box(rule, o, sh), tensor),
+                                /*perMicroBatch=*/false));
+        out.holders.emplace_back(static_cast<int>(grids[o].devices[sh]),
+                                 sum.back());
+      }
+    } else if (out.holders.empty()) {
+      for (int64_t sh = 0; sh < shards; ++sh)
+        out.holders.emplace_back(static_cast<int>(grids[o].devices[sh]),
+                                 sum[sh]);
+    }
+    if (k != static_cast<size_t>(std::find(outputOf.begin(), outputOf.end(),
+                                           outputOf[k]) -
+                                 outputOf.begin()))
+      continue; // an output listed twice adds up once
+    for (int64_t sh = 0; sh < shards; ++sh) {
+      const PlanBuffer &b =
+          plan.ranks[grids[o].devices[sh]].buffers[resBuf[o][r][sh]];
+      PlanRegion all;
+      all.offset.assign(b.shape.size(), 0);
+      all.shape = b.shape;
+      PlanTask c;
+      c.type = TaskType::Copy;
+      c.phase = Phase::Forward;
+      c.op = g.ops[o].name;
+      c.stage = "partial-sum";
+      c.transfer = transfers++;
+      c.src = resBuf[o][r][sh];
+      c.srcRegion = all;
+      c.buffer = sum[sh];
+      c.region = all;
+      c.accumulate = mb > 0;
+      emit(static_cast<int>(grids[o].devices[sh]), std::move(c));
+    }
+  }
+}
+
+void Builder::backwardUnit(int s, bool flush) {
+  const PipelineStage &st = stages[s];
+  flushing = flush;
+  // The outputs' gradients are one (the step minimizes their sum): in every
+  // micro-batch for a part of the batch, once for a value every
+  // micro-batch computes whole.
+  for (int o : g.outputs) {
+    if (o < st.firstOp || o > st.lastOp)
+      continue;
+    for (size_t r = 0; r < g.ops[o].results.size(); ++r) {
+      if (!isFloat(g.ops[o].results[r].dtype))
+        continue;
+      if (mb > 0 && !microPartial[o][r] &&
+          sampleAxis(o, rules[o].results[r]) < 0)
+        continue;
+      for (int64_t sh = 0; sh < grids[o].numShards(); ++sh) {
+        PlanTask t;
+        t.type = TaskType::Fill;
+        t.phase = Phase::Backward;
+        t.op = g.ops[o].name;
+        t.stage = "backward";
+        t.buffer = resultGrad(o, static_cast<int>(r), sh);
+        t.value = 1.0;
+        emit(static_cast<int>(grids[o].devices[sh]), std::move(t));
+      }
+    }
+  }
+  for (int i = st.lastOp; i >= st.firstOp; --i) {
+    if (needsBackward[i]) {
+      backwardKernels(i);
+      gradientTransfers(i);
+    }
+    // After the stage's last backward: its weights' gradients are complete.
+    if (flush)
+      weightSyncAndUpdate(i);
+  }
+}
+
+//===----------------------------------------------------------------------===//
 // Buffers, communicators, boxes
 //===----------------------------------------------------------------------===//
 
-int Builder::newBuffer(int rank, PlanBuffer b) {
+int Builder::newBuffer(int rank, PlanBuffer b, bool perMicroBatch) {
   RankPlan &r = plan.ranks[rank];
+  if (micro > 1 && perMicroBatch && b.role != BufferRole::Weight &&
+      b.role != BufferRole::OptimizerState && b.role != BufferRole::State)
+    b.name += "@" + std::to_string(mb);
   b.id = static_cast<int>(r.buffers.size());
   std::string base = b.name;
   for (int k = 2; !names[rank].insert(b.name).second; ++k)
@@ -566,8 +941,20 @@ int Builder::commFor(std::vector<int> ranks) {
 
 Box Builder::box(const TensorRule &rule, int op, int64_t shard) const {
   Box b;
-  tensorBox(rule, g.ops[op].dims, grids[op].degree, grids[op].coords[shard],
-            b.lo, b.hi);
+  const int d = micro > 1 ? sampleDim[op] : -1;
+  if (d < 0) {
+    tensorBox(rule, g.ops[op].dims, grids[op].degree, grids[op].coords[shard],
+              b.lo, b.hi);
+    return b;
+  }
+  // Micro-batch mb of shard c along the sample dim is piece mb * degree + c
+  // of degree * micro: the micro-batch's slice of the batch, split as the
+  // config splits the whole batch.
+  std::vector<int64_t> degree = grids[op].degree;
+  std::vector<int64_t> coord = grids[op].coords[shard];
+  coord[d] += mb * degree[d];
+  degree[d] *= micro;
+  tensorBox(rule, g.ops[op].dims, degree, coord, b.lo, b.hi);
   return b;
 }
 
@@ -788,6 +1175,12 @@ std::string Builder::forwardOperands(int i) {
       auto [h, hj] = home[o.index];
       if (h == i && hj == static_cast<int>(j))
         continue; // created up front (ZeRO-3: gathered by zeroGather)
+      if (mb > 0) {
+        // The weights do not change during a step: micro-batch 0's copy
+        // serves every micro-batch.
+        bufs = parked[0].opndBuf[i][j];
+        continue;
+      }
       std::vector<Holder> holders =
           holdersOf(h, rules[h].operands[hj], opndBuf[h][hj]);
       std::vector<Needer> needers = needersOf(holders, g.weights[o.index].name);
@@ -820,7 +1213,8 @@ std::string Builder::forwardOperands(int i) {
       c.name = op.name + ".const" + std::to_string(j);
       c.dtype = o.tensor.dtype;
       c.shape = o.tensor.shape;
-      plan.constants.push_back(c);
+      if (mb == 0) // every micro-batch reads a box of the same constant
+        plan.constants.push_back(c);
       for (int64_t s = 0; s < shards; ++s)
         bufs[s] = newBuffer(
             static_cast<int>(grid.devices[s]),
@@ -834,10 +1228,12 @@ std::string Builder::forwardOperands(int i) {
 }
 
 int64_t Builder::shareOf(int64_t total, int op, int64_t shard) const {
-  // Split exactly: the shares add up to the total.
-  __int128 n = grids[op].numShards();
-  __int128 lo = static_cast<__int128>(total) * shard / n;
-  __int128 hi = static_cast<__int128>(total) * (shard + 1) / n;
+  // Split exactly: the shares of every shard and micro-batch add up to the
+  // total.
+  __int128 n = grids[op].numShards() * micro;
+  __int128 k = mb * grids[op].numShards() + shard;
+  __int128 lo = static_cast<__int128>(total) * k / n;
+  __int128 hi = static_cast<__int128>(total) * (k + 1) / n;
   return static_cast<int64_t>(hi - lo);
 }
 
@@ -1304,6 +1700,8 @@ int Builder::operandGrad(int i, int j, int64_t s) {
     auto [h, hj] = home[o.index];
     if (h == i && hj == j)
       return b; // created up front
+    if (mb > 0) // every micro-batch adds into micro-batch 0's buffer
+      return b = parked[0].opndGradBuf[i][j][s];
     // Accumulate straight into the home gradient when it is the same box on
     // this rank and no replicas must be summed first.
     if (!replicated) {
@@ -1317,10 +1715,12 @@ int Builder::operandGrad(int i, int j, int64_t s) {
           return b = opndGradBuf[h][hj][hs];
       }
     }
-    return b = newBuffer(rank, boxBuffer("grad:" + op.name + ".in" +
-                                             std::to_string(j),
-                                         BufferRole::Gradient, rule, mine,
-                                         g.weights[o.index].name));
+    return b = newBuffer(rank,
+                         boxBuffer("grad:" + op.name + ".in" +
+                                       std::to_string(j),
+                                   BufferRole::Gradient, rule, mine,
+                                   g.weights[o.index].name),
+                         /*perMicroBatch=*/false);
   }
   int e = edgeOf[i][j];
   if (duplicateOf[e] >= 0)
@@ -1466,6 +1866,8 @@ void Builder::gradientTransfers(int i) {
       auto [h, hj] = home[o.index];
       if (h == i && hj == static_cast<int>(j))
         continue; // the home's own gradient: synchronized below
+      if (!flushing)
+        continue; // the micro-batches add up first (operandGrad)
       Context ctx{Phase::Backward, op.name, "gradient-sync", -1};
       allReduceGroups(i, replicatedDims(i, rule), grads, ctx);
       // Into one replica of each home box: the home's own all-reduce then
@@ -1579,6 +1981,8 @@ Expected<Plan> Builder::run(int *failedOp) {
     return Error{message};
   };
   std::string problem = setup(failed);
+  if (problem.empty())
+    problem = setupPipeline(failed);
   if (!problem.empty())
     return fail(problem);
   const int n = static_cast<int>(g.ops.size());
@@ -1680,8 +2084,8 @@ Expected<Plan> Builder::run(int *failedOp) {
             rank, boxBuffer(name + ".gathered", BufferRole::Activation, rule,
                             b, name));
       } else {
-        opndBuf[h][j][s] =
-            newBuffer(rank, boxBuffer(name, BufferRole::Weight, rule, b, name));
+        opndBuf[h][j][s] = newBuffer(
+            rank, boxBuffer(name, BufferRole::Weight, rule, b, name), false);
         if (parted)
           z.part = newBuffer(rank, partBuffer("part:" + name,
                                               BufferRole::Scratch));
@@ -1689,7 +2093,8 @@ Expected<Plan> Builder::run(int *failedOp) {
       if (!weightHasGrad[w])
         continue;
       opndGradBuf[h][j][s] = newBuffer(
-          rank, boxBuffer("grad:" + name, BufferRole::Gradient, rule, b, name));
+          rank, boxBuffer("grad:" + name, BufferRole::Gradient, rule, b, name),
+          false);
       if (parted) {
         z.gradPart = newBuffer(rank, partBuffer("grad-part:" + name,
                                                 BufferRole::Gradient));
@@ -1711,17 +2116,13 @@ Expected<Plan> Builder::run(int *failedOp) {
       }
     }
   }
+  // Every micro-batch has its own activations and gradients, and shares
+  // the weights, their gradients (which sum over the micro-batches) and
+  // optimizer states.
+  parked.assign(micro, MicroTables{resBuf, opndBuf, resGradBuf, opndGradBuf,
+                                   extra});
 
-  // Forward.
-  for (int i = 0; i < n; ++i) {
-    problem = forwardOperands(i);
-    if (!problem.empty()) {
-      failed = i;
-      return fail(problem);
-    }
-    forwardKernels(i);
-    partialSums(i);
-  }
+  // The outputs, in the order the model returns them.
   std::set<int> listed;
   for (int o : g.outputs) {
     // An op returned twice (two of its results) lists its results once.
@@ -1731,39 +2132,27 @@ Expected<Plan> Builder::run(int *failedOp) {
       PlanOutput out;
       out.op = g.ops[o].name;
       out.result = static_cast<int>(r);
-      for (int64_t s = 0; s < grids[o].numShards(); ++s)
-        out.holders.emplace_back(static_cast<int>(grids[o].devices[s]),
-                                 resBuf[o][r][s]);
       plan.outputs.push_back(std::move(out));
+      outputOf.emplace_back(o, static_cast<int>(r));
     }
   }
 
-  if (opts.forwardOnly)
-    return std::move(plan);
-
-  // Backward: the outputs' gradients are one (the step minimizes their
-  // sum), then every op in reverse.
-  for (int o : g.outputs)
-    for (size_t r = 0; r < g.ops[o].results.size(); ++r) {
-      if (!isFloat(g.ops[o].results[r].dtype))
-        continue;
-      for (int64_t s = 0; s < grids[o].numShards(); ++s) {
-        PlanTask t;
-        t.type = TaskType::Fill;
-        t.phase = Phase::Backward;
-        t.op = g.ops[o].name;
-        t.stage = "backward";
-        t.buffer = resultGrad(o, static_cast<int>(r), s);
-        t.value = 1.0;
-        emit(static_cast<int>(grids[o].devices[s]), std::move(t));
-      }
+  // The units (a stage's forward or backward of one micro-batch) in one
+  // global order; without a pipeline and micro-batches: the forward of
+  // every op, then the backward of every op in reverse.
+  std::vector<std::pair<int, PipelineTask>> units = unitOrder(problem);
+  if (!problem.empty())
+    return fail(problem);
+  std::vector<int64_t> backwardsLeft(stages.size(), micro);
+  for (const auto &[s, unit] : units) {
+    switchTo(unit.micro);
+    if (!unit.backward) {
+      problem = forwardUnit(s, failed);
+      if (!problem.empty())
+        return fail(problem);
+    } else if (!opts.forwardOnly) {
+      backwardUnit(s, --backwardsLeft[s] == 0);
     }
-  for (int i = n - 1; i >= 0; --i) {
-    if (needsBackward[i]) {
-      backwardKernels(i);
-      gradientTransfers(i);
-    }
-    weightSyncAndUpdate(i);
   }
   return std::move(plan);
 }

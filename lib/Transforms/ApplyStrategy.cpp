@@ -4,6 +4,7 @@
 #include "soap/Graph/Extract.h"
 #include "soap/Strategy/Strategy.h"
 #include "soap/Transforms/Passes.h"
+#include "soap/Transforms/PlanLowering.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -75,6 +76,26 @@ LogicalResult applyStrategy(func::FuncOp func, const StrategyFile &strategy) {
     func->removeAttr(kTrainingAttrName);
   else
     func->setAttr(kTrainingAttrName, DictionaryAttr::get(ctx, training));
+  // The pipeline (stages, micro-batches, schedule) is the function's: the
+  // plan lowering executes it (docs/lowering.md, "Pipelines").
+  func->removeAttr(kPipelineAttrName);
+  if (strategy.pipeline) {
+    Builder b(ctx);
+    const PipelineSpec &p = *strategy.pipeline;
+    SmallVector<Attribute> stages;
+    for (const PipelineStageSpec &st : p.stages)
+      stages.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("first", b.getStringAttr(st.firstOp)),
+           b.getNamedAttr("last", b.getStringAttr(st.lastOp)),
+           b.getNamedAttr("start", b.getI64IntegerAttr(st.firstDevice)),
+           b.getNamedAttr("count", b.getI64IntegerAttr(st.numDevices))}));
+    func->setAttr(kPipelineAttrName,
+                  b.getDictionaryAttr(
+                      {b.getNamedAttr("micro_batches",
+                                      b.getI64IntegerAttr(p.microBatches)),
+                       b.getNamedAttr("schedule", b.getStringAttr(p.schedule)),
+                       b.getNamedAttr("stages", b.getArrayAttr(stages))}));
+  }
   return success();
 }
 

@@ -140,6 +140,55 @@ static FailureOr<func::FuncOp> modelFunction(ModuleOp module, StringRef entry) {
   return found;
 }
 
+/// The function's `soap.pipeline` into the model's training options.
+static LogicalResult readPipeline(ParallelModel &m) {
+  Attribute attr = m.func->getAttr(kPipelineAttrName);
+  if (!attr)
+    return success();
+  auto fail = [&](const Twine &why) {
+    return m.func.emitError("'") << kPipelineAttrName << "': " << why;
+  };
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  if (!dict)
+    return fail("must be a dictionary");
+  TrainingConfig &t = m.strategy.training;
+  auto micro = dict.getAs<IntegerAttr>("micro_batches");
+  auto schedule = dict.getAs<StringAttr>("schedule");
+  auto stages = dict.getAs<ArrayAttr>("stages");
+  if (!micro || !schedule || !stages)
+    return fail("needs micro_batches (integer), schedule (string) and stages "
+                "(array)");
+  t.microBatches = micro.getInt();
+  if (schedule.getValue() == "gpipe")
+    t.schedule = PipelineSchedule::GPipe;
+  else if (schedule.getValue() == "1f1b")
+    t.schedule = PipelineSchedule::OneFOneB;
+  else
+    return fail("unknown schedule '" + schedule.getValue() + "' (gpipe, 1f1b)");
+  for (Attribute a : stages) {
+    auto st = dyn_cast<DictionaryAttr>(a);
+    auto first = st ? st.getAs<StringAttr>("first") : StringAttr();
+    auto last = st ? st.getAs<StringAttr>("last") : StringAttr();
+    auto start = st ? st.getAs<IntegerAttr>("start") : IntegerAttr();
+    auto count = st ? st.getAs<IntegerAttr>("count") : IntegerAttr();
+    if (!first || !last || !start || !count)
+      return fail("a stage needs first, last (op names), start and count "
+                  "(integers)");
+    PipelineStage stage{m.graph.findOp(first.str()), m.graph.findOp(last.str()),
+                        start.getInt(), count.getInt()};
+    if (stage.firstOp < 0 || stage.lastOp < 0)
+      return fail("stage op '" +
+                  (stage.firstOp < 0 ? first.getValue() : last.getValue()) +
+                  "' is not an op of the model");
+    t.stages.push_back(stage);
+    m.minRanks = std::max(m.minRanks, stage.firstDevice + stage.numDevices);
+  }
+  // One stage is no pipeline (the strategy file's reading, too).
+  if (t.stages.size() == 1)
+    t.stages.clear();
+  return success();
+}
+
 FailureOr<ParallelModel> extractParallelModel(ModuleOp module,
                                               StringRef entry) {
   FailureOr<func::FuncOp> func = modelFunction(module, entry);
@@ -208,6 +257,8 @@ FailureOr<ParallelModel> extractParallelModel(ModuleOp module,
     m.strategy.training.offloadOptimizer =
         isa_and_nonnull<UnitAttr>(o) || (b && b.getValue());
   }
+  if (failed(readPipeline(m)))
+    return failure();
   for (size_t i = 0; i < m.ops.size(); ++i) {
     Expected<ShardGrid> grid = resolveShardGrid(
         m.graph.ops[i], m.strategy.configs[i], m.minRanks);

@@ -25,17 +25,9 @@ int64_t inFlightMicroBatches(int stage, int stages, int64_t m,
   return std::min<int64_t>(m, std::max(1, stages - stage));
 }
 
-namespace {
-struct Task {
-  bool backward;
-  int64_t micro;
-};
-} // namespace
-
-/// The per-stage order of forward (F) and backward (B) micro-batch tasks.
-static std::vector<Task> stageOrder(int s, int p, int64_t m,
-                                    PipelineSchedule schedule) {
-  std::vector<Task> order;
+std::vector<PipelineTask> pipelineStageOrder(int s, int p, int64_t m,
+                                             PipelineSchedule schedule) {
+  std::vector<PipelineTask> order;
   order.reserve(2 * m);
   if (schedule == PipelineSchedule::GPipe) {
     for (int64_t j = 0; j < m; ++j)
@@ -67,9 +59,9 @@ ScheduleResult simulateSchedule(const std::vector<StageTimes> &st, int64_t m,
   // End times of F(s, j) and B(s, j).
   std::vector<std::vector<double>> fEnd(p, std::vector<double>(m, unknown));
   std::vector<std::vector<double>> bEnd(p, std::vector<double>(m, unknown));
-  std::vector<std::vector<Task>> order(p);
+  std::vector<std::vector<PipelineTask>> order(p);
   for (int s = 0; s < p; ++s)
-    order[s] = stageOrder(s, p, m, schedule);
+    order[s] = pipelineStageOrder(s, p, m, schedule);
   std::vector<size_t> next(p, 0);
   std::vector<double> clock(p, 0);
   size_t left = 2 * static_cast<size_t>(m) * p;
@@ -79,7 +71,7 @@ ScheduleResult simulateSchedule(const std::vector<StageTimes> &st, int64_t m,
     bool progress = false;
     for (int s = 0; s < p; ++s) {
       while (next[s] < order[s].size()) {
-        const Task &t = order[s][next[s]];
+        const PipelineTask &t = order[s][next[s]];
         double readyAt;
         if (!t.backward) {
           if (s == 0)

@@ -231,9 +231,6 @@ int main(int argc, char **argv) {
         return fail("strategy file '" + strategyPath + "': " + why);
     options.strategy = std::move(file);
   }
-  if (lowering && pipelineParallel > 0)
-    return fail("--pp: the lowering (--emit ir, shard and plan) does not "
-                "execute pipeline parallelism yet");
   // A progress line while searching, when stderr is a terminal.
   if (sys::Process::StandardErrIsDisplayed() && !quiet)
     options.progress = [](const soap::McmcProgress &p) {
@@ -251,6 +248,10 @@ int main(int argc, char **argv) {
 
   soap::StrategyFile file =
       soap::makeStrategyFile(*graph, *machine, *result, options);
+  if (emit == Emit::Shard && file.pipeline)
+    return fail("--emit shard: the export to the shard dialect does not "
+                "carry pipeline stages or micro-batches (--emit plan and ir "
+                "do)");
   // The IR outputs start from the model with the strategy attached.
   if (emit == Emit::Ir || emit == Emit::Shard || emit == Emit::Plan) {
     auto func = (*module)->lookupSymbol<func::FuncOp>(graph->modelName);

@@ -42,7 +42,9 @@ struct CompileOptions {
   int64_t microBatches = 0;
   /// Search pipeline stages, micro-batches, ZeRO, offload and activation
   /// recomputation too (issue 8). Off when the strategy must be lowered:
-  /// the plan lowering does not execute them yet.
+  /// the plan lowering executes pipelines but not the memory options yet
+  /// (the Megatron baseline's pipeline of --pp is still built, without
+  /// recomputation).
   bool trainingFeatures = true;
   /// When the result does not fit in device memory, look for the smallest
   /// machine (preset and node count) it would fit on.

@@ -103,12 +103,15 @@ struct PlanOptions {
 };
 
 /// Builds the plan of one training step. `strategy.configs[i]` is op i's
-/// config; every shard must lie on a rank in [0, numRanks).
-/// `strategy.training`'s ZeRO stage, optimizer offload and recompute flags
-/// are lowered (docs/lowering.md); pipeline stages and micro-batches are
-/// refused. On failure the
-/// message names the op, and `failedOp` (when given) receives its index (-1
-/// when the problem is not one op's).
+/// config; every shard must lie on a rank in [0, numRanks). With
+/// `strategy.training`'s pipeline stages and micro-batches (GPipe or 1F1B;
+/// micro-batches alone: gradient accumulation) the step runs as the
+/// schedule's units, with the full-batch step's numerics
+/// (docs/lowering.md, "Pipelines and micro-batches"). Its ZeRO stage,
+/// optimizer offload and recompute flags are lowered too (docs/lowering.md,
+/// "ZeRO, offload and recomputation"), but not combined with pipelines or
+/// micro-batches. On failure the message names the op, and `failedOp`
+/// (when given) receives its index (-1 when the problem is not one op's).
 Expected<Plan> buildPlan(const OpGraph &graph, const Strategy &strategy,
                          int64_t numRanks, const PlanOptions &options = {},
                          int *failedOp = nullptr);

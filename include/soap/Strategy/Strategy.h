@@ -141,9 +141,10 @@ std::vector<std::string> validateStrategy(const StrategyFile &strategy,
                                           int64_t nodes, int64_t devicesPerNode,
                                           const std::string &machineFingerprint);
 
-/// The message a consumer that cannot execute pipeline parallelism (the
-/// plan lowering, today; it executes ZeRO, offload and recomputation) gives
-/// for this strategy: "" when it uses none, else one naming it.
+/// The message a consumer that cannot execute pipeline parallelism together
+/// with ZeRO, offload or recomputation (the plan lowering, today; it executes
+/// each of them alone) gives for this strategy: "" when it does not combine
+/// them, else one naming them.
 std::string unsupportedTrainingFeatures(const StrategyFile &strategy,
                                         const std::string &consumer);
 

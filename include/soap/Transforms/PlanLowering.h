@@ -32,6 +32,7 @@
 #ifndef SOAP_TRANSFORMS_PLANLOWERING_H
 #define SOAP_TRANSFORMS_PLANLOWERING_H
 
+#include "soap/Dialect/Soap/SoapFunctionAttrs.h"
 #include "soap/Graph/OpGraph.h"
 #include "soap/Plan/Planner.h"
 #include "soap/Simulator/Strategy.h"
@@ -53,7 +54,8 @@ struct ParallelModel {
   OpGraph graph;
   /// The compute op of each graph op (same index).
   std::vector<mlir::Operation *> ops;
-  /// Per graph op, from its `soap.parallel`.
+  /// Per graph op, from its `soap.parallel`; the pipeline from the
+  /// function's `soap.pipeline`.
   Strategy strategy;
   /// 1 + the largest device any config uses.
   int64_t minRanks = 1;

@@ -1,9 +1,11 @@
 //===- SoapDialect.cpp - the soap dialect ---------------------------------===//
 #include "soap/Dialect/Soap/SoapDialect.h"
 #include "soap/Dialect/Soap/SoapAttributes.h"
+#include "soap/Dialect/Soap/SoapFunctionAttrs.h"
 #include "soap/Dialect/Soap/SoapOps.h"
 #include "soap/Dialect/Soap/TrainingAttrs.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 
@@ -41,14 +43,17 @@ static LogicalResult verifyNameOrUnknown(Operation *op, NamedAttribute attr,
       return op->emitError("'") << known << "' must be a non-empty string";
     return success();
   }
-  if (attr.getName() == SoapDialect::kParallelAttrName && parallelAllowed)
+  if ((attr.getName() == SoapDialect::kParallelAttrName ||
+       attr.getName() == kPipelineAttrName) &&
+      parallelAllowed)
     return success();
   InFlightDiagnostic diag = op->emitError("unknown soap attribute '")
                             << attr.getName().getValue() << "' (known: '"
                             << known << "'";
   if (parallelAllowed)
     diag << ", '" << SoapDialect::kParallelAttrName << "', '"
-         << kRecomputeAttrName << "', '" << kTrainingAttrName << "'";
+         << kRecomputeAttrName << "', '" << kTrainingAttrName << "', '"
+         << kPipelineAttrName << "'";
   return diag << ")";
 }
 
@@ -106,6 +111,18 @@ LogicalResult SoapDialect::verifyOperationAttribute(Operation *op,
     return failure();
   if (attr.getName() == kNameAttrName)
     return success();
+  if (attr.getName() == kPipelineAttrName) {
+    // Its fields are checked where it is read (soap-lower-to-plan), against
+    // the model's ops.
+    if (!isa<DictionaryAttr>(attr.getValue()))
+      return op->emitError("'") << kPipelineAttrName
+                                << "' must be a dictionary, got "
+                                << attr.getValue();
+    if (op->getParentOp() && !isa<ModuleOp>(op->getParentOp()))
+      return op->emitError("'") << kPipelineAttrName
+                                << "' belongs on a model function";
+    return success();
+  }
   if (!isa<ParallelAttr>(attr.getValue()))
     return op->emitError("'") << kParallelAttrName
                               << "' must be a #soap.parallel attribute, got "

@@ -1056,7 +1056,7 @@ func.func @name_not_string(%x: tensor<8xf32>) {
 // -----
 
 func.func @unknown_soap_attribute(%x: tensor<8xf32>) {
-  // expected-error @+1 {{unknown soap attribute 'soap.strategy' (known: 'soap.name', 'soap.parallel', 'soap.recompute', 'soap.training')}}
+  // expected-error @+1 {{unknown soap attribute 'soap.strategy' (known: 'soap.name', 'soap.parallel', 'soap.recompute', 'soap.training', 'soap.pipeline')}}
   %0 = soap.relu %x {soap.strategy = 1 : i64} : tensor<8xf32>
   return
 }
@@ -1066,6 +1066,13 @@ func.func @unknown_soap_attribute(%x: tensor<8xf32>) {
 func.func @recompute_not_unit(%x: tensor<8xf32>) {
   // expected-error @+1 {{'soap.recompute' must be a unit attribute}}
   %0 = soap.relu %x {soap.recompute = 1 : i64} : tensor<8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'soap.pipeline' must be a dictionary, got 2 : i64}}
+func.func @pipeline_not_dictionary(%x: tensor<8xf32>) attributes {soap.pipeline = 2 : i64} {
   return
 }
 
@@ -1087,6 +1094,14 @@ func.func @training_zero_stage() attributes {soap.training = {zero_stage = 4 : i
 
 // expected-error @+1 {{'soap.training': unknown entry 'micro_batches' (zero_stage, offload_optimizer)}}
 func.func @training_unknown() attributes {soap.training = {micro_batches = 4 : i64}} {
+  return
+}
+
+// -----
+
+func.func @pipeline_on_op(%x: tensor<8xf32>) {
+  // expected-error @+1 {{'soap.pipeline' belongs on a model function}}
+  %0 = soap.relu %x {soap.pipeline = {}} : tensor<8xf32>
   return
 }
 

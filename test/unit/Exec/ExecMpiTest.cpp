@@ -1,7 +1,8 @@
 //===- ExecMpiTest.cpp - random strategies on MPI ranks -------------------===//
 //
 // Random strategies of GPT and the CNN on 2 and 4 MPI processes (`mpirun
-// --oversubscribe soap-run`) train like one device: the losses within 1e-5
+// --oversubscribe soap-run`), and a GPT pipeline (2 stages of 2 processes,
+// 4 micro-batches, 1F1B), train like one device: the losses within 1e-5
 // and the weights (soap-run --dump-weights) within 1e-5 * max|w| + 1e-7.
 // Skipped where mpirun is not installed.
 //
@@ -13,9 +14,11 @@
 #include "soap/Runtime/Cpu/Blas.h"
 #include "soap/Runtime/Data.h"
 #include "soap/Search/Baselines.h"
+#include "soap/Simulator/Pipeline.h"
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -84,45 +87,56 @@ protected:
     return r;
   }
 
+  /// `strategy` on `ranks` MPI processes against `ref` (one device).
+  void checkOne(const std::string &model, const Model &m, const RunResult &ref,
+                runtime::SessionOptions session, const Strategy &strategy,
+                int64_t ranks, const std::string &what) {
+    SCOPED_TRACE(what + " on " + std::to_string(ranks));
+    Expected<Plan> p = buildPlan(m.graph, strategy, ranks, m.options);
+    ASSERT_TRUE(p) << p.error();
+    std::string name;
+    for (char c : what + std::to_string(ranks))
+      name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    RunResult r =
+        mpiRun(*p, 3, name, "--seed " + std::to_string(session.run.seed));
+    ASSERT_EQ(r.error, "");
+    ASSERT_EQ(r.losses.size(), 3u);
+    double worstLoss = 0, worstWeight = 0;
+    for (size_t s = 0; s < 3; ++s) {
+      double rel = std::abs(r.losses[s] - ref.losses[s]) /
+                   std::abs(ref.losses[s]);
+      worstLoss = std::max(worstLoss, rel);
+      EXPECT_LE(rel, 1e-5) << "step " << s + 1;
+    }
+    for (const auto &[name, w] : ref.weights) {
+      auto [err, scale] = errorAndScale(r.weights[name], w);
+      EXPECT_LE(err, kRelative * scale + kAbsolute) << name;
+      if (scale > 1e-4)
+        worstWeight = std::max(worstWeight, err / scale);
+    }
+    std::printf("[mpi] %-5s %s on %lld MPI ranks: loss rel %.2e, "
+                "weights rel %.2e\n",
+                model.c_str(), what.c_str(), static_cast<long long>(ranks),
+                worstLoss, worstWeight);
+  }
+
+  RunResult reference(const Model &m, runtime::SessionOptions session) {
+    Expected<Plan> one =
+        buildPlan(m.graph, singleDeviceStrategy(m.graph), 1, m.options);
+    EXPECT_TRUE(one) << one.error();
+    return one ? runSession(*one, 3, session) : RunResult{"no plan", {}, {}};
+  }
+
   void check(const std::string &model, const Model &m,
              runtime::SessionOptions session) {
     ASSERT_EQ(m.error, "");
-    Expected<Plan> one =
-        buildPlan(m.graph, singleDeviceStrategy(m.graph), 1, m.options);
-    ASSERT_TRUE(one) << one.error();
-    RunResult ref = runSession(*one, 3, session);
+    RunResult ref = reference(m, session);
     ASSERT_EQ(ref.error, "");
     for (int64_t ranks : {2, 4})
       for (int seed = 1; seed <= 2; ++seed) {
-        SCOPED_TRACE("random " + std::to_string(seed) + " on " +
-                     std::to_string(ranks));
         std::mt19937 rng(7000 * ranks + seed);
-        Expected<Plan> p =
-            buildPlan(m.graph, randomStrategy(m.graph, ranks, rng), ranks,
-                      m.options);
-        ASSERT_TRUE(p) << p.error();
-        RunResult r = mpiRun(*p, 3,
-                             "r" + std::to_string(ranks) + "s" + std::to_string(seed),
-                             "--seed " + std::to_string(session.run.seed));
-        ASSERT_EQ(r.error, "");
-        ASSERT_EQ(r.losses.size(), 3u);
-        double worstLoss = 0, worstWeight = 0;
-        for (size_t s = 0; s < 3; ++s) {
-          double rel = std::abs(r.losses[s] - ref.losses[s]) /
-                       std::abs(ref.losses[s]);
-          worstLoss = std::max(worstLoss, rel);
-          EXPECT_LE(rel, 1e-5) << "step " << s + 1;
-        }
-        for (const auto &[name, w] : ref.weights) {
-          auto [err, scale] = errorAndScale(r.weights[name], w);
-          EXPECT_LE(err, kRelative * scale + kAbsolute) << name;
-          if (scale > 1e-4)
-            worstWeight = std::max(worstWeight, err / scale);
-        }
-        std::printf("[mpi] %-5s random %d on %lld MPI ranks: loss rel %.2e, "
-                    "weights rel %.2e\n",
-                    model.c_str(), seed,
-                    static_cast<long long>(ranks), worstLoss, worstWeight);
+        checkOne(model, m, ref, session, randomStrategy(m.graph, ranks, rng),
+                 ranks, "random " + std::to_string(seed));
       }
   }
 
@@ -175,6 +189,28 @@ TEST_F(ExecMpiTest, GptZeroOffloadRecompute) {
       EXPECT_LE(err, kRelative * scale + kAbsolute) << name;
     }
   }
+}
+
+TEST_F(ExecMpiTest, GptPipeline) {
+  // Two stages of two processes (data-parallel inside), 4 micro-batches,
+  // 1F1B: stage-to-stage sends between processes.
+  Model m = zooModel(context, "gpt",
+                     {{"layers", "2"}, {"hidden", "16"}, {"heads", "4"},
+                      {"seq", "8"}, {"vocab", "64"}, {"batch", "8"}});
+  ASSERT_EQ(m.error, "");
+  RunResult ref = reference(m, {});
+  ASSERT_EQ(ref.error, "");
+  const int n = static_cast<int>(m.graph.ops.size());
+  std::vector<int> cuts = layerBoundaries(m.graph);
+  ASSERT_FALSE(cuts.empty());
+  int cut = cuts[cuts.size() / 2];
+  Strategy s = dataParallelStrategy(m.graph, 2);
+  for (int i = cut; i < n; ++i)
+    s.configs[i].start += 2;
+  s.training.stages = {{0, cut - 1, 0, 2}, {cut, n - 1, 2, 2}};
+  s.training.microBatches = 4;
+  s.training.schedule = PipelineSchedule::OneFOneB;
+  checkOne("gpt", m, ref, {}, s, 4, "pipeline 2x2 1f1b m4");
 }
 
 TEST_F(ExecMpiTest, CnnRandomStrategies) {

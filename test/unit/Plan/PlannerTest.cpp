@@ -1,16 +1,18 @@
 //===- PlannerTest.cpp - plan invariants on every zoo model ---------------===//
 //
-// Every zoo model (small options) under data parallelism and under random
-// strategies (random valid degrees, random views inside the machine) gives
+// Every zoo model (small options) under data parallelism, under random
+// strategies (random valid degrees, random views inside the machine) and in
+// pipelines (2 stages, 1-4 micro-batches, GPipe and 1F1B) gives
 // a plan whose invariants are checked here independently of the planner:
 //
 // - validatePlan: references, regions, every send matched by one receive of
 //   the same size and tag, collectives agreeing across the ranks of each
 //   communicator, and a deadlock-free blocking execution;
 // - the JSON form round-trips;
-// - every forward and backward kernel appears once per shard of its op, on
-//   the shard's rank, and its buffers are exactly the boxes the sharding
-//   rules give (shape, offset and global shape);
+// - every forward and backward kernel appears once per shard of its op
+//   (m times with m micro-batches), on the shard's rank, and its buffers are
+//   exactly the boxes the sharding rules give (shape, offset and global
+//   shape; micro-batch k's slice of the batch);
 // - the kernel FLOPs over all ranks equal the model's forward and backward
 //   FLOPs plus the compute the strategy replicates on purpose (attention's
 //   key/value projections under a `seq` split), nothing lost or duplicated;
@@ -26,6 +28,7 @@
 #include "soap/Import/Zoo.h"
 #include "soap/Plan/Planner.h"
 #include "soap/Search/Baselines.h"
+#include "soap/Simulator/Pipeline.h"
 
 #include "PlanTestUtil.h"
 
@@ -39,6 +42,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -125,16 +129,29 @@ void checkInvariants(const OpGraph &g, const Strategy &strategy, int64_t ranks,
     grids.push_back(*grid);
     rules.push_back(shardingRule(g.ops[i]));
   }
+  // With m micro-batches every kernel runs m times per shard, the k-th time
+  // on micro-batch k: its sample dim's slice k of m, split as the config
+  // splits the batch (ops without a sample dim whole every time).
+  const int64_t micro = strategy.training.microBatches;
   std::map<std::tuple<int, int, int>, int> seen; // (op, shard, phase) -> count
+  int64_t k = 0; // the micro-batch of the kernel being checked
   auto expectBox = [&](const RankPlan &r, int id, const TensorRule &rule,
                        int op, int shard, const std::string &what) {
     if (id < 0)
       return;
     const PlanBuffer *b = r.findBuffer(id);
     ASSERT_TRUE(b);
+    std::vector<int64_t> degree = grids[op].degree;
+    std::vector<int64_t> coord = grids[op].coords[shard];
+    const auto &dims = g.ops[op].dims;
+    for (size_t d = 0; d < dims.size() && micro > 1; ++d)
+      if (dims[d].tag == DimTag::Sample) {
+        coord[d] += k * degree[d];
+        degree[d] *= micro;
+        break;
+      }
     std::vector<int64_t> lo, hi;
-    tensorBox(rule, g.ops[op].dims, grids[op].degree, grids[op].coords[shard],
-              lo, hi);
+    tensorBox(rule, dims, degree, coord, lo, hi);
     std::vector<int64_t> shape(lo.size());
     for (size_t a = 0; a < lo.size(); ++a)
       shape[a] = hi[a] - lo[a];
@@ -161,6 +178,7 @@ void checkInvariants(const OpGraph &g, const Strategy &strategy, int64_t ranks,
       ASSERT_LT(t.shard, grids[op].numShards());
       EXPECT_EQ(grids[op].devices[t.shard], r.rank) << t.op;
       ++seen[{op, t.shard, static_cast<int>(t.phase)}];
+      k = seen[{op, t.shard, static_cast<int>(t.phase)}] - 1;
       const OpNode &node = g.ops[op];
       size_t nIn = t.part == "input" ? 1 : node.operands.size();
       ASSERT_GE(t.inputs.size(), nIn);
@@ -182,10 +200,10 @@ void checkInvariants(const OpGraph &g, const Strategy &strategy, int64_t ranks,
   }
   for (size_t i = 0; i < g.ops.size(); ++i)
     for (int64_t s = 0; s < grids[i].numShards(); ++s) {
-      EXPECT_EQ((seen[{static_cast<int>(i), static_cast<int>(s), 0}]), 1)
+      EXPECT_EQ((seen[{static_cast<int>(i), static_cast<int>(s), 0}]), micro)
           << g.ops[i].name << " forward shard " << s;
       EXPECT_EQ((seen[{static_cast<int>(i), static_cast<int>(s), 1}]),
-                bwd[i] ? 1 : 0)
+                bwd[i] ? micro : 0)
           << g.ops[i].name << " backward shard " << s;
     }
 
@@ -358,6 +376,65 @@ TEST_F(PlannerTest, ZooRandomStrategies) {
     }
   }
   EXPECT_EQ(plans, static_cast<int>(zooCases().size()) * 9);
+}
+
+TEST_F(PlannerTest, ZooPipelines) {
+  // Two stages (cut at the layer boundary nearest the middle) of 1 and of
+  // 2 devices (data-parallel inside), 1, 2 and 4 micro-batches, both
+  // schedules; micro-batches without stages. Models whose batch norm or
+  // experts cannot be cut into micro-batches are refused by name.
+  int plans = 0, refused = 0;
+  std::string lastRefusal;
+  for (const ZooCase &c : zooCases()) {
+    SCOPED_TRACE(c.model);
+    OpGraph g = graphOf(c);
+    const int n = static_cast<int>(g.ops.size());
+    std::vector<int> cuts = layerBoundaries(g);
+    int cut = n / 2;
+    for (int x : cuts)
+      if (std::abs(x - n / 2) < std::abs(cut - n / 2) || cut == n / 2)
+        cut = x;
+    for (int64_t perStage : {1, 2})
+      for (int64_t micro : {1, 2, 4})
+        for (PipelineSchedule sched :
+             {PipelineSchedule::GPipe, PipelineSchedule::OneFOneB})
+          for (bool staged : {true, false}) {
+            if (!staged && (micro == 1 || perStage == 1))
+              continue;
+            SCOPED_TRACE(std::string(toString(sched)) + " m" +
+                         std::to_string(micro) + " x" +
+                         std::to_string(perStage) + (staged ? "" : " unstaged"));
+            Strategy s = dataParallelStrategy(g, perStage);
+            int64_t ranks = perStage;
+            if (staged) {
+              for (int i = cut; i < n; ++i)
+                s.configs[i].start += perStage;
+              s.training.stages = {{0, cut - 1, 0, perStage},
+                                   {cut, n - 1, perStage, perStage}};
+              ranks = 2 * perStage;
+            }
+            s.training.microBatches = micro;
+            s.training.schedule = sched;
+            Expected<Plan> plan = buildPlan(g, s, ranks);
+            if (!plan) {
+              // Refusals name the op and the reason.
+              EXPECT_GT(micro, 1) << plan.error();
+              EXPECT_NE(plan.error().find("op '"), std::string::npos)
+                  << plan.error();
+              if (refused++ == 0 || plan.error() != lastRefusal)
+                std::printf("[pipelines] %s: %s\n", c.model,
+                            plan.error().c_str());
+              lastRefusal = plan.error();
+              continue;
+            }
+            checkInvariants(g, s, ranks, *plan, /*roundTrip=*/micro == 2);
+            ++plans;
+            if (HasFatalFailure())
+              return;
+          }
+  }
+  std::printf("[pipelines] %d plans, %d refused\n", plans, refused);
+  EXPECT_GT(plans, 100);
 }
 
 TEST_F(PlannerTest, ZooBaselines) {
@@ -643,12 +720,15 @@ TEST_F(PlannerTest, RefusesWhatItCannotRun) {
   ASSERT_FALSE(plan);
   EXPECT_EQ(failed, -1);
 
-  // Pipelines (stages or micro-batches) are simulated, not lowered.
+  // Micro-batches with ZeRO are simulated, not lowered.
   s = singleDeviceStrategy(g);
   s.training.microBatches = 2;
+  s.training.zeroStage = 1;
   plan = buildPlan(g, s, 1, {}, &failed);
   ASSERT_FALSE(plan);
-  EXPECT_NE(plan.error().find("pipeline parallelism"), std::string::npos)
+  EXPECT_NE(plan.error().find("does not combine pipeline stages or "
+                              "micro-batches with ZeRO"),
+            std::string::npos)
       << plan.error();
   s.training.microBatches = 1;
   s.training.zeroStage = 4;
@@ -656,6 +736,53 @@ TEST_F(PlannerTest, RefusesWhatItCannotRun) {
   ASSERT_FALSE(plan);
   EXPECT_NE(plan.error().find("zero stage 4"), std::string::npos)
       << plan.error();
+}
+
+TEST_F(PlannerTest, RefusesPipelinesItCannotRun) {
+  OpGraph g = graphOf(zooCases()[13]); // gpt, batch 4
+  ASSERT_EQ(g.modelName, "gpt");
+  const int n = static_cast<int>(g.ops.size());
+  Strategy s = singleDeviceStrategy(g);
+  for (int i = n / 2; i < n; ++i)
+    s.configs[i].start = 1;
+  s.training.stages = {{0, n / 2 - 1, 0, 1}, {n / 2, n - 1, 1, 1}};
+  s.training.microBatches = 2;
+  ASSERT_TRUE(buildPlan(g, s, 2));
+  int failed = -2;
+  auto refused = [&](const Strategy &x, const std::string &what) {
+    Expected<Plan> plan = buildPlan(g, x, 2, {}, &failed);
+    ASSERT_FALSE(plan) << what;
+    EXPECT_NE(plan.error().find(what), std::string::npos) << plan.error();
+  };
+
+  // The memory options are not combined with pipelines yet.
+  for (int option = 0; option < 3; ++option) {
+    Strategy x = s;
+    if (option == 0)
+      x.training.zeroStage = 1;
+    if (option == 1)
+      x.training.offloadOptimizer = true;
+    if (option == 2)
+      x.training.recompute.assign(n, 1);
+    refused(x, "the plan does not combine pipeline stages or micro-batches "
+               "with ZeRO, optimizer offload or activation recomputation");
+    EXPECT_EQ(failed, -1);
+  }
+  // An op outside its stage's devices, named.
+  Strategy x = s;
+  x.configs[n - 1].start = 0;
+  refused(x, "op '" + g.ops[n - 1].name + "' of pipeline stage 1 runs on "
+             "device 0, outside the stage's devices 1..1");
+  EXPECT_EQ(failed, n - 1);
+  // 4 samples in 8 micro-batches.
+  x = s;
+  x.training.microBatches = 8;
+  refused(x, "does not divide into 8 micro-batches x degree 1");
+  EXPECT_GE(failed, 0);
+  // Stages that do not cover the ops (the simulator's own check).
+  x = s;
+  x.training.stages.pop_back();
+  refused(x, "the strategy's training options: the pipeline stages end at op");
 }
 
 } // namespace

@@ -60,6 +60,22 @@ struct ScheduleResult {
   double bubbleFraction = 0;
 };
 
+/// One micro-batch task of a pipeline stage: the forward or the backward of
+/// micro-batch `micro`.
+struct PipelineTask {
+  bool backward = false;
+  int64_t micro = 0;
+};
+
+/// The order in which stage `stage` of `stages` runs its micro-batch tasks
+/// under the schedule: GPipe F0..F(m-1) then B0..B(m-1); 1F1B
+/// min(m, stages - stage - 1) warm-up forwards, then one forward and one
+/// backward alternately, then the remaining backwards. The simulator's
+/// schedule and the plan's (soap/Plan/Planner.h) both follow it.
+std::vector<PipelineTask> pipelineStageOrder(int stage, int stages,
+                                             int64_t microBatches,
+                                             PipelineSchedule schedule);
+
 /// Runs `microBatches` micro-batches through the stages (stage 0 first)
 /// in the schedule's per-stage order. Each stage runs one task at a time;
 /// sends delay the receiver but occupy neither stage.
