@@ -1,5 +1,6 @@
 //===- Compile.cpp - baselines, search, evaluation ------------------------===//
 #include "soap/Driver/Compile.h"
+#include "soap/Plan/Planner.h"
 #include "soap/Search/Baselines.h"
 #include "soap/Search/ConfigSpace.h"
 #include "soap/Search/DynamicProgram.h"
@@ -107,13 +108,28 @@ Strategy strategyFromFile(const OpGraph &graph, const StrategyFile &file) {
   return s;
 }
 
+/// "4 micro-batches, recompute, ZeRO 1, offload" (the memory options of a
+/// strategy without stages).
+static std::string describeTraining(const TrainingConfig &t) {
+  std::string out = std::to_string(t.microBatches) +
+                    (t.microBatches == 1 ? " micro-batch" : " micro-batches");
+  if (t.anyRecompute())
+    out += ", recompute";
+  if (t.zeroStage)
+    out += ", ZeRO " + std::to_string(t.zeroStage);
+  if (t.offloadOptimizer)
+    out += ", offload";
+  return out;
+}
+
 /// Megatron-LM's pipelined configuration (see compile()).
 static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
                                                  Simulator &sim,
                                                  const MachineModel &machine,
                                                  int64_t tp, int64_t pp,
                                                  int64_t microBatches,
-                                                 bool allowRecompute) {
+                                                 bool allowRecompute,
+                                                 const std::function<std::string(const Strategy &)> &refusal) {
   PipelineChoice c;
   c.tensorParallel = tp;
   c.pipelineParallel = pp;
@@ -139,6 +155,7 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
   if (micro.empty())
     micro.push_back(1);
   std::optional<BaselineResult> best;
+  std::string lastRefusal;
   for (int64_t m : micro)
     for (bool rc : {true, false}) {
       // Without the memory options (a strategy to lower): no recomputation.
@@ -149,6 +166,14 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
       t.microBatches = m;
       if (rc)
         t.recompute = recomputeLayers(graph);
+      if (refusal) {
+        // A strategy to lower: only what the planner takes.
+        Strategy st = plain;
+        st.training = t;
+        lastRefusal = refusal(st);
+        if (!lastRefusal.empty())
+          continue;
+      }
       Expected<SimResult> tr = sim.simulateTraining(t);
       if (!tr)
         return Error{tr.error()};
@@ -162,6 +187,10 @@ static Expected<BaselineResult> megatronPipeline(const OpGraph &graph,
                               choice.str()};
       }
     }
+  if (!best)
+    return Error{"its pipeline (tp " + std::to_string(tp) + ", pp " +
+                 std::to_string(pp) + ") does not lower with any micro-batch "
+                 "count: " + lastRefusal};
   return std::move(*best);
 }
 
@@ -171,6 +200,21 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   const MachineModel &machine = cost.machine();
   CompileResult result;
   Simulator sim(graph, cost);
+  // For a strategy to lower: the planner's refusal of a candidate ("" when
+  // it lowers), and a check that records why a faster candidate was dropped.
+  std::function<std::string(const Strategy &)> refusal;
+  if (o.forLowering)
+    refusal = [&](const Strategy &s) {
+      return planRefusal(graph, s, machine.numDevices());
+    };
+  auto lowers = [&](const Strategy &s, const std::string &what) {
+    if (!refusal)
+      return true;
+    std::string why = refusal(s);
+    if (!why.empty())
+      result.notLowerable.push_back(what + ": " + why);
+    return why.empty();
+  };
   // The longest simulation so far: the baselines' are cold (every cost
   // computed), what each search chain pays for its start.
   double coldSeconds = 0;
@@ -254,10 +298,13 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
         Expected<BaselineResult> b =
             megatronPipeline(graph, sim, machine, degrees->first,
                              degrees->second, o.microBatches,
-                             o.trainingFeatures);
-        if (!b)
+                             o.trainingFeatures && !o.forLowering, refusal);
+        if (!b && o.forLowering && name != o.baseline)
+          result.notLowerable.push_back("baseline megatron: " + b.error());
+        else if (!b)
           return Error{"baseline megatron: " + b.error()};
-        best = b.take(); // Megatron-LM's own choice replaces the tp sweep
+        else
+          best = b.take(); // Megatron-LM's own choice replaces the tp sweep
       }
     }
     if (!best) {
@@ -306,6 +353,12 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     PipelineSearchOptions po;
     po.nodes = machine.nodes;
     po.devicesPerNode = machine.devicesPerNode;
+    if (o.forLowering) {
+      // The lowering executes pipelines and the memory options, not both.
+      po.zeroStages = {0};
+      po.allowOffload = false;
+      po.allowRecompute = false;
+    }
     // The budget counts from the start (the baselines' cold simulations
     // are part of it).
     // When cold simulations are so slow that the plain chains will be
@@ -533,11 +586,20 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
               t.offloadOptimizer = off;
               if (rc)
                 t.recompute = layers;
+              // The lowering executes micro-batches and the memory options,
+              // not both.
+              if (o.forLowering && m > 1 && (zero || off || rc))
+                continue;
               if (sweepTimeUp())
                 continue;
               ++priced;
               Expected<SimResult> tr = sim.simulateTraining(t);
               if (tr && objective(*tr, machine) < bestObjective) {
+                Strategy candidate = best;
+                candidate.training = t;
+                if (!lowers(candidate, "the search's best with " +
+                                           describeTraining(t)))
+                  continue;
                 bestObjective = objective(*tr, machine);
                 bestTraining = t;
               }
@@ -548,7 +610,10 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   // The inter-op search's best and the pipelined baselines compete too.
   std::string origin = "search";
   if (result.pipelineSearch && result.pipelineSearch->best &&
-      objective(result.pipelineSearch->best->sim, machine) < bestObjective) {
+      objective(result.pipelineSearch->best->sim, machine) < bestObjective &&
+      lowers(result.pipelineSearch->best->strategy,
+             "the inter-op search's " +
+                 result.pipelineSearch->best->choice.str())) {
     bestObjective = objective(result.pipelineSearch->best->sim, machine);
     best = result.pipelineSearch->best->strategy;
     result.pipelineChoice = result.pipelineSearch->best->choice.str();
@@ -556,7 +621,8 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   }
   for (const BaselineResult &b : result.baselines)
     if (b.strategy.training.active() &&
-        objective(b.sim, machine) < bestObjective) {
+        objective(b.sim, machine) < bestObjective &&
+        lowers(b.strategy, "baseline " + b.name)) {
       bestObjective = objective(b.sim, machine);
       best = b.strategy;
       result.pipelineChoice = b.choice;
@@ -797,6 +863,8 @@ std::string summarize(const OpGraph &graph, const MachineModel &machine,
     out += "search     plain SOAP chains skipped: " + r.plainSearchSkipped + "\n";
   if (r.dpSkipped)
     out += "dp         skipped (its cost tables outgrew a fifth of the budget)\n";
+  for (const std::string &n : r.notLowerable)
+    out += "not lowered " + n + "\n";
   if (r.dpStepTime) {
     std::snprintf(line, sizeof line, "dp         %s (%s under the additive model)\n",
                   human(*r.dpStepTime).c_str(), r.dpExact ? "exact" : "approximate");

@@ -290,6 +290,11 @@ public:
       : g(g), strategy(s), numRanks(numRanks), opts(o) {}
 
   Expected<Plan> run(int *failedOp);
+  /// The checks of run() that come before any buffer or task.
+  std::string refusal(int &failed) {
+    std::string problem = setup(failed);
+    return problem.empty() ? setupPipeline(failed) : problem;
+  }
 
 private:
   // --- setup
@@ -1980,9 +1985,7 @@ Expected<Plan> Builder::run(int *failedOp) {
       *failedOp = failed;
     return Error{message};
   };
-  std::string problem = setup(failed);
-  if (problem.empty())
-    problem = setupPipeline(failed);
+  std::string problem = refusal(failed);
   if (!problem.empty())
     return fail(problem);
   const int n = static_cast<int>(g.ops.size());
@@ -2169,6 +2172,19 @@ Expected<Plan> buildPlan(const OpGraph &graph, const Strategy &strategy,
     return Error{"the op graph is invalid: " + problem};
   Builder b(graph, strategy, numRanks, options);
   return b.run(failedOp);
+}
+
+std::string planRefusal(const OpGraph &graph, const Strategy &strategy,
+                        int64_t numRanks, int *failedOp) {
+  int failed = -1;
+  std::string problem = graph.validate();
+  if (problem.empty())
+    problem = Builder(graph, strategy, numRanks, {}).refusal(failed);
+  else
+    problem = "the op graph is invalid: " + problem;
+  if (failedOp)
+    *failedOp = failed;
+  return problem;
 }
 
 } // namespace soap

@@ -83,8 +83,8 @@ static cl::opt<bool> plainSoap(
     "plain",
     cl::desc("Search FlexFlow's SOAP space only: no pipeline stages, "
              "micro-batches, ZeRO, offload or recomputation (implied by "
-             "--emit ir, shard and plan: the lowering does not execute them "
-             "yet)"),
+             "--emit shard; --emit ir and plan search what the lowering "
+             "executes: pipelines, or the memory options, not both)"),
     cl::init(false), cl::cat(category));
 static cl::opt<double> budget("budget", cl::desc("Search time cap, seconds"),
                               cl::init(60), cl::cat(category));
@@ -200,7 +200,10 @@ int main(int argc, char **argv) {
   options.microBatches = microBatches;
   const bool lowering =
       emit == Emit::Ir || emit == Emit::Shard || emit == Emit::Plan;
-  options.trainingFeatures = !plainSoap && !lowering;
+  // The shard dialect export has no place for pipelines or the memory
+  // options; the plan lowering takes what planRefusal allows.
+  options.trainingFeatures = !plainSoap && emit != Emit::Shard;
+  options.forLowering = lowering;
   options.budgetSeconds = budget;
   options.seed = seed;
   options.iterationsPerChain = iterations;

@@ -41,11 +41,13 @@ struct CompileOptions {
   int64_t pipelineParallel = 0;
   int64_t microBatches = 0;
   /// Search pipeline stages, micro-batches, ZeRO, offload and activation
-  /// recomputation too (issue 8). Off when the strategy must be lowered:
-  /// the plan lowering executes pipelines but not the memory options yet
-  /// (the Megatron baseline's pipeline of --pp is still built, without
-  /// recomputation).
+  /// recomputation too (issue 8).
   bool trainingFeatures = true;
+  /// The result will be lowered to a plan: only strategies the planner
+  /// takes may win (planRefusal), so pipelines are searched without ZeRO,
+  /// offload and recomputation (the lowering executes each, not together),
+  /// and the Megatron baseline's pipeline is built without recomputation.
+  bool forLowering = false;
   /// When the result does not fit in device memory, look for the smallest
   /// machine (preset and node count) it would fit on.
   bool explainFit = true;
@@ -86,6 +88,9 @@ struct CompileResult {
   bool dpSkipped = false;
   /// Why the plain SOAP search (DP and chains) did not run, if it did not.
   std::string plainSearchSkipped;
+  /// With forLowering: the faster candidates dropped because the planner
+  /// refuses them, with its reason.
+  std::vector<std::string> notLowerable;
   /// Search statistics (search only).
   std::optional<McmcResult> search;
   /// The inter-op (pipeline and memory options) search, when it ran, and

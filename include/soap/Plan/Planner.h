@@ -116,6 +116,15 @@ Expected<Plan> buildPlan(const OpGraph &graph, const Strategy &strategy,
                          int64_t numRanks, const PlanOptions &options = {},
                          int *failedOp = nullptr);
 
+/// Why buildPlan would refuse `strategy` before building anything: its
+/// configs' grids, the kernels' unsupported splits, its training options
+/// and pipeline (stage devices, micro-batches the ops can take, the
+/// combinations the lowering does not execute). "" when none of those
+/// applies. Cheap (no buffers or tasks): the search uses it to offer only
+/// strategies that lower. `failedOp` as for buildPlan.
+std::string planRefusal(const OpGraph &graph, const Strategy &strategy,
+                        int64_t numRanks, int *failedOp = nullptr);
+
 /// Extra kernel FLOPs a config asks for on purpose, over the op's FLOPs:
 /// the compute it replicates. Today: attention split along `seq` recomputes
 /// the key and value projections in every query shard. {forward, backward}.

@@ -748,11 +748,17 @@ TEST_F(PlannerTest, RefusesPipelinesItCannotRun) {
   s.training.stages = {{0, n / 2 - 1, 0, 1}, {n / 2, n - 1, 1, 1}};
   s.training.microBatches = 2;
   ASSERT_TRUE(buildPlan(g, s, 2));
+  EXPECT_EQ(planRefusal(g, s, 2), "");
   int failed = -2;
+  // planRefusal (what the search asks before offering a strategy to
+  // lower) gives buildPlan's message and op for each of these.
   auto refused = [&](const Strategy &x, const std::string &what) {
     Expected<Plan> plan = buildPlan(g, x, 2, {}, &failed);
     ASSERT_FALSE(plan) << what;
     EXPECT_NE(plan.error().find(what), std::string::npos) << plan.error();
+    int cheapFailed = -2;
+    EXPECT_EQ(planRefusal(g, x, 2, &cheapFailed), plan.error());
+    EXPECT_EQ(cheapFailed, failed);
   };
 
   // The memory options are not combined with pipelines yet.
