@@ -298,7 +298,7 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
         Expected<BaselineResult> b =
             megatronPipeline(graph, sim, machine, degrees->first,
                              degrees->second, o.microBatches,
-                             o.trainingFeatures && !o.forLowering, refusal);
+                             o.trainingFeatures, refusal);
         if (!b && o.forLowering && name != o.baseline)
           result.notLowerable.push_back("baseline megatron: " + b.error());
         else if (!b)
@@ -353,12 +353,6 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
     PipelineSearchOptions po;
     po.nodes = machine.nodes;
     po.devicesPerNode = machine.devicesPerNode;
-    if (o.forLowering) {
-      // The lowering executes pipelines and the memory options, not both.
-      po.zeroStages = {0};
-      po.allowOffload = false;
-      po.allowRecompute = false;
-    }
     // The budget counts from the start (the baselines' cold simulations
     // are part of it).
     // When cold simulations are so slow that the plain chains will be
@@ -586,10 +580,6 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
               t.offloadOptimizer = off;
               if (rc)
                 t.recompute = layers;
-              // The lowering executes micro-batches and the memory options,
-              // not both.
-              if (o.forLowering && m > 1 && (zero || off || rc))
-                continue;
               if (sweepTimeUp())
                 continue;
               ++priced;

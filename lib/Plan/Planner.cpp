@@ -602,10 +602,6 @@ std::string Builder::setupPipeline(int &failed) {
   std::string problem = checkTrainingConfig(g, t, numRanks);
   if (!problem.empty())
     return "the strategy's training options: " + problem;
-  if (t.pipelined() &&
-      (t.zeroStage != 0 || t.offloadOptimizer || t.anyRecompute()))
-    return "the plan does not combine pipeline stages or micro-batches with "
-           "ZeRO, optimizer offload or activation recomputation yet";
   micro = t.microBatches;
   stages = t.stages;
   if (stages.empty())

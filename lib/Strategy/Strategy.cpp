@@ -73,23 +73,6 @@ std::vector<std::string> StrategyFile::trainingFeatures() const {
   return f;
 }
 
-std::string unsupportedTrainingFeatures(const StrategyFile &s,
-                                        const std::string &consumer) {
-  // The plan lowering executes pipelines (stages, micro-batches), ZeRO,
-  // offload and recomputation, but not pipelines with any of the others.
-  std::vector<std::string> f = s.trainingFeatures();
-  f.erase(std::remove(f.begin(), f.end(), "pipeline parallelism"), f.end());
-  if (!s.pipeline || f.empty())
-    return "";
-  std::string list;
-  for (size_t i = 0; i < f.size(); ++i)
-    list += (i ? (i + 1 == f.size() ? " and " : ", ") : "") + f[i];
-  return "the strategy uses " + list + " together with pipeline "
-         "parallelism, which " + consumer +
-         " does not execute yet (the simulator and the search model them; "
-         "use --emit strategy or summary, or a strategy without one of them)";
-}
-
 std::string writeStrategyJson(const StrategyFile &s) {
   ordered_json j;
   j["format"] = "soap-strategy";

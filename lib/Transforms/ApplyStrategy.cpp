@@ -122,14 +122,6 @@ struct ApplyStrategyPass
       module.emitError("strategy file '") << strategyFile << "': " << error;
       return signalPassFailure();
     }
-    // Pipeline stages are simulated and searched but not lowered yet:
-    // refuse them rather than drop them.
-    if (std::string why = unsupportedTrainingFeatures(
-            strategy, "the lowering (soap-apply-strategy)");
-        !why.empty()) {
-      module.emitError("strategy file '") << strategyFile << "': " << why;
-      return signalPassFailure();
-    }
     FailureOr<OpGraph> graph = extractOpGraph(module, entry);
     if (failed(graph))
       return signalPassFailure();

@@ -83,8 +83,8 @@ static cl::opt<bool> plainSoap(
     "plain",
     cl::desc("Search FlexFlow's SOAP space only: no pipeline stages, "
              "micro-batches, ZeRO, offload or recomputation (implied by "
-             "--emit shard; --emit ir and plan search what the lowering "
-             "executes: pipelines, or the memory options, not both)"),
+             "--emit shard; --emit ir and plan search only strategies the "
+             "lowering takes)"),
     cl::init(false), cl::cat(category));
 static cl::opt<double> budget("budget", cl::desc("Search time cap, seconds"),
                               cl::init(60), cl::cat(category));
@@ -227,11 +227,6 @@ int main(int argc, char **argv) {
             << "strategy file '" << strategyPath << "': " << p << "\n";
       return 1;
     }
-    if (lowering)
-      if (std::string why = soap::unsupportedTrainingFeatures(
-              file, "the lowering (--emit ir, shard and plan)");
-          !why.empty())
-        return fail("strategy file '" + strategyPath + "': " + why);
     options.strategy = std::move(file);
   }
   // A progress line while searching, when stderr is a terminal.

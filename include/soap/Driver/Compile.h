@@ -44,9 +44,7 @@ struct CompileOptions {
   /// recomputation too (issue 8).
   bool trainingFeatures = true;
   /// The result will be lowered to a plan: only strategies the planner
-  /// takes may win (planRefusal), so pipelines are searched without ZeRO,
-  /// offload and recomputation (the lowering executes each, not together),
-  /// and the Megatron baseline's pipeline is built without recomputation.
+  /// takes may win (planRefusal: e.g. no micro-batches through batch norm).
   bool forLowering = false;
   /// When the result does not fit in device memory, look for the smallest
   /// machine (preset and node count) it would fit on.

@@ -109,8 +109,9 @@ struct PlanOptions {
 /// schedule's units, with the full-batch step's numerics
 /// (docs/lowering.md, "Pipelines and micro-batches"). Its ZeRO stage,
 /// optimizer offload and recompute flags are lowered too (docs/lowering.md,
-/// "ZeRO, offload and recomputation"), but not combined with pipelines or
-/// micro-batches. On failure the message names the op, and `failedOp`
+/// "ZeRO, offload and recomputation"), with pipelines or without (ZeRO and
+/// offload act in each stage's flush; a recomputed run is re-run per
+/// micro-batch). On failure the message names the op, and `failedOp`
 /// (when given) receives its index (-1 when the problem is not one op's).
 Expected<Plan> buildPlan(const OpGraph &graph, const Strategy &strategy,
                          int64_t numRanks, const PlanOptions &options = {},

@@ -141,13 +141,6 @@ std::vector<std::string> validateStrategy(const StrategyFile &strategy,
                                           int64_t nodes, int64_t devicesPerNode,
                                           const std::string &machineFingerprint);
 
-/// The message a consumer that cannot execute pipeline parallelism together
-/// with ZeRO, offload or recomputation (the plan lowering, today; it executes
-/// each of them alone) gives for this strategy: "" when it does not combine
-/// them, else one naming them.
-std::string unsupportedTrainingFeatures(const StrategyFile &strategy,
-                                        const std::string &consumer);
-
 } // namespace soap
 
 #endif // SOAP_STRATEGY_STRATEGY_H

@@ -400,6 +400,73 @@ TEST_F(ExecSemanticsTest, PipelineMlp) {
   comparePipelines(fileModel(context, "test/unit/Exec/mlp.mlir"), {1, 2, 4});
 }
 
+TEST_F(ExecSemanticsTest, PipelineWithMemoryOptions) {
+  // Pipelines together with ZeRO 1-3, optimizer offload and recomputation
+  // (what the search picks at scale): 2 stages of 2 devices, data-parallel
+  // and Megatron inside, 2 and 4 micro-batches, both schedules.
+  for (const char *name : {"gpt", "mlp"}) {
+    model = name;
+    SCOPED_TRACE(name);
+    Model m = model == "gpt"
+                  ? zooModel(context, "gpt",
+                             {{"layers", "4"}, {"hidden", "16"}, {"heads", "4"},
+                              {"seq", "8"}, {"vocab", "64"}, {"batch", "8"},
+                              {"dropout", "0.1"}})
+                  : fileModel(context, "test/unit/Exec/mlp.mlir");
+    ASSERT_EQ(m.error, "") << m.error;
+    RunResult ref = reference(m);
+    ASSERT_EQ(ref.error, "");
+    BaselineOptions bo;
+    bo.nodes = 1;
+    bo.devicesPerNode = 2;
+    Expected<Strategy> megatron = makeBaseline("megatron", m.graph, bo);
+    ASSERT_TRUE(megatron) << megatron.error();
+    const std::vector<char> layers = recomputeLayers(m.graph);
+    for (int64_t micro : {2, 4})
+      for (PipelineSchedule sched :
+           {PipelineSchedule::GPipe, PipelineSchedule::OneFOneB})
+        for (int option = 0; option < 5; ++option) {
+          const bool dp = (option + micro) % 2 == 0;
+          Strategy s = pipelined(
+              m.graph, dp ? dataParallelStrategy(m.graph, 2) : *megatron, 2, 2,
+              micro, sched);
+          std::string tag = std::string(dp ? "dp " : "megatron ") +
+                            toString(sched) + " m" + std::to_string(micro);
+          if (option == 0) {
+            s.training.zeroStage = 1;
+            tag += " zero1";
+          } else if (option == 1) {
+            s.training.zeroStage = 2;
+            s.training.offloadOptimizer = true;
+            tag += " zero2 offload";
+          } else if (option == 2) {
+            s.training.zeroStage = 3;
+            tag += " zero3";
+          } else if (option == 3) {
+            s.training.recompute = layers;
+            tag += " recompute";
+          } else {
+            s.training.zeroStage = 1;
+            s.training.recompute = layers;
+            tag += " zero1 recompute";
+          }
+          // The plan realizes the options: ZeRO parts, recomputation tasks.
+          Expected<Plan> plan = buildPlan(m.graph, s, 4, m.options);
+          ASSERT_TRUE(plan) << tag << ": " << plan.error();
+          bool parts = false, recomputed = false;
+          for (const RankPlan &r : plan->ranks) {
+            for (const PlanBuffer &b : r.buffers)
+              parts |= b.part.has_value();
+            for (const PlanTask &t : r.tasks)
+              recomputed |= t.stage == "recompute";
+          }
+          EXPECT_EQ(parts, s.training.zeroStage > 0) << tag;
+          EXPECT_EQ(recomputed, s.training.anyRecompute()) << tag;
+          compare(m, ref, s, 4, tag);
+        }
+  }
+}
+
 TEST_F(ExecSemanticsTest, PipelineCnn) {
   // Batch norm: stages with one micro-batch only (micro-batches would
   // normalize by each micro-batch's statistics; the planner refuses them).

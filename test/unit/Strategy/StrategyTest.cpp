@@ -189,17 +189,6 @@ TEST(Strategy, VersionTwoRoundTrips) {
             (std::vector<std::string>{"pipeline parallelism", "ZeRO stage 2",
                                       "optimizer offload",
                                       "activation recomputation"}));
-  std::string why = unsupportedTrainingFeatures(back, "the lowering");
-  // The lowering executes each of them, not pipelines with the others.
-  EXPECT_NE(why.find("uses ZeRO stage 2, optimizer offload and activation "
-                     "recomputation together with pipeline parallelism, "
-                     "which the lowering does not execute yet"),
-            std::string::npos)
-      << why;
-  StrategyFile noPipeline = back;
-  noPipeline.pipeline.reset();
-  EXPECT_EQ(unsupportedTrainingFeatures(noPipeline, "x"), "");
-  EXPECT_EQ(unsupportedTrainingFeatures(dataParallel(g, 4), "x"), "");
 }
 
 TEST(Strategy, VersionTwoParseErrorsNameTheField) {
