@@ -486,10 +486,16 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
 
   Strategy best;
   double bestObjective = std::numeric_limits<double>::infinity();
+  // The chains get what the DP above left, less 4 % of the budget kept for
+  // the final comparisons below (re-simulating the starts, the memory
+  // options), so that the whole search ends within its budget.
+  auto chainsBudget = [&] {
+    return budgetLeft() - 0.04 * o.budgetSeconds;
+  };
   // Each chain starts with a cold simulation of its start; when what is left
   // cannot pay for that twice, the chains could not move at all.
   if (plainSearch && o.budgetSeconds > 0 &&
-      budgetLeft() - 0.04 * o.budgetSeconds < 2 * coldSeconds) {
+      chainsBudget() < 2 * coldSeconds) {
     char why[160];
     std::snprintf(why, sizeof why,
                   "a cold simulation takes %.1f s, %.0f s of the budget were "
@@ -505,14 +511,9 @@ Expected<CompileResult> compile(const OpGraph &graph, const CostModel &cost,
   McmcOptions mo;
   mo.seed = o.seed;
   mo.chains = o.threads;
-  // What the DP above left, less 4 % of the budget kept for the final
-  // comparisons below (re-simulating the starts, the memory options), so
-  // that the whole search ends within its budget.
-  mo.budgetSeconds =
-      o.budgetSeconds > 0
-          ? std::max(0.05 * o.budgetSeconds,
-                     budgetLeft() - 0.04 * o.budgetSeconds)
-          : 0;
+  mo.budgetSeconds = o.budgetSeconds > 0
+                         ? std::max(0.05 * o.budgetSeconds, chainsBudget())
+                         : 0;
   // A random start's cold simulation costs about 25 baseline ones on 1,536
   // GPUs (GPT-145.6B: 58.7 s against 2 s under load): only where 30 of
   // them fit in the chains' budget.

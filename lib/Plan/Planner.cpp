@@ -319,6 +319,13 @@ private:
   void reshard(const std::vector<Holder> &holders,
                const std::vector<Needer> &needers, bool accumulate,
                DType dtype, const Context &ctx);
+  /// The op's shards grouped by their coordinates along the dims not in
+  /// `vary` (shards that differ only along `vary`), in key order; a group's
+  /// members in shard order, which is its communicator's order.
+  std::vector<std::vector<int64_t>>
+  shardGroups(int op, const std::vector<char> &vary) const;
+  /// The communicator of a group of the op's shards.
+  int groupComm(int op, const std::vector<int64_t> &members);
   void allReduceGroups(int op, const std::vector<char> &vary,
                        const std::vector<int> &bufferPerShard,
                        const Context &ctx);
@@ -1090,26 +1097,38 @@ void Builder::reshard(const std::vector<Holder> &holders,
   (void)dtype;
 }
 
-void Builder::allReduceGroups(int op, const std::vector<char> &vary,
-                              const std::vector<int> &bufferPerShard,
-                              const Context &ctx) {
+std::vector<std::vector<int64_t>>
+Builder::shardGroups(int op, const std::vector<char> &vary) const {
   const ShardGrid &grid = grids[op];
-  const size_t nd = grid.degree.size();
   std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
   for (int64_t s = 0; s < grid.numShards(); ++s) {
     std::vector<int64_t> key;
-    for (size_t d = 0; d < nd; ++d)
+    for (size_t d = 0; d < grid.degree.size(); ++d)
       if (!vary[d])
         key.push_back(grid.coords[s][d]);
     groups[key].push_back(s);
   }
-  for (const auto &[key, shards] : groups) {
+  std::vector<std::vector<int64_t>> out;
+  for (auto &[key, members] : groups)
+    out.push_back(std::move(members));
+  return out;
+}
+
+int Builder::groupComm(int op, const std::vector<int64_t> &members) {
+  std::vector<int> ranks;
+  for (int64_t s : members)
+    ranks.push_back(static_cast<int>(grids[op].devices[s]));
+  return commFor(std::move(ranks));
+}
+
+void Builder::allReduceGroups(int op, const std::vector<char> &vary,
+                              const std::vector<int> &bufferPerShard,
+                              const Context &ctx) {
+  const ShardGrid &grid = grids[op];
+  for (const std::vector<int64_t> &shards : shardGroups(op, vary)) {
     if (shards.size() < 2)
       continue;
-    std::vector<int> ranks;
-    for (int64_t s : shards)
-      ranks.push_back(static_cast<int>(grid.devices[s]));
-    int comm = commFor(ranks);
+    int comm = groupComm(op, shards);
     int64_t transfer = transfers++;
     for (int64_t s : shards)
       emit(static_cast<int>(grid.devices[s]),
@@ -1499,19 +1518,11 @@ void Builder::forwardKernels(int i, bool again) {
         gathered[s] = scratch(s, "gathered_counts", DType::I64, {b, e});
         kernel(s, "count", {opndBuf[i][2][s]}, {counts[s]}, 0, "forward");
       }
-      std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
-      for (int64_t s = 0; s < shards; ++s) {
-        std::vector<int64_t> key;
-        for (size_t d = 0; d < op.dims.size(); ++d)
-          if (op.dims[d].name != "batch")
-            key.push_back(grid.coords[s][d]);
-        groups[key].push_back(s);
-      }
-      for (const auto &[key, members] : groups) {
-        std::vector<int> ranks;
-        for (int64_t s : members)
-          ranks.push_back(static_cast<int>(grid.devices[s]));
-        int comm = commFor(ranks);
+      std::vector<char> batchDims(op.dims.size(), 0);
+      for (size_t d = 0; d < op.dims.size(); ++d)
+        batchDims[d] = op.dims[d].name == "batch";
+      for (const std::vector<int64_t> &members : shardGroups(i, batchDims)) {
+        int comm = groupComm(i, members);
         int64_t transfer = transfers++;
         for (int64_t s : members) {
           PlanTask t;
@@ -2021,22 +2032,11 @@ Expected<Plan> Builder::run(int *failedOp) {
         !rule.shape.empty()) {
       // Groups as allReduceGroups forms them: member index = position in
       // shard order = communicator order = part index.
-      std::vector<char> vary = replicatedDims(h, rule);
-      std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
-      for (int64_t s = 0; s < shards; ++s) {
-        std::vector<int64_t> key;
-        for (size_t d = 0; d < vary.size(); ++d)
-          if (!vary[d])
-            key.push_back(grids[h].coords[s][d]);
-        groups[key].push_back(s);
-      }
-      for (const auto &[key, members] : groups) {
+      for (const std::vector<int64_t> &members :
+           shardGroups(h, replicatedDims(h, rule))) {
         if (members.size() < 2)
           continue;
-        std::vector<int> ranks;
-        for (int64_t s : members)
-          ranks.push_back(static_cast<int>(grids[h].devices[s]));
-        int comm = commFor(ranks);
+        int comm = groupComm(h, members);
         const int64_t k = static_cast<int64_t>(members.size());
         for (int64_t m = 0; m < k; ++m) {
           ZeroPart &z = zero[w][members[m]];

@@ -295,10 +295,7 @@ TEST_F(ExecSessionTest, ResumeIntoAnotherStrategy) {
   for (size_t i = 0; i < 2; ++i)
     EXPECT_NEAR(resumed.losses[i], whole.losses[i + 2],
                 1e-5 * std::abs(whole.losses[i + 2]));
-  for (const auto &[name, w] : whole.weights) {
-    auto [err, scale] = errorAndScale(resumed.weights[name], w);
-    EXPECT_LE(err, kRelative * scale + kAbsolute) << name;
-  }
+  expectWeightsAgree(resumed.weights, whole.weights);
 }
 
 TEST_F(ExecSessionTest, IncompleteCheckpointIsIgnored) {

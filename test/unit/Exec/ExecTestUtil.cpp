@@ -10,6 +10,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 
 namespace soap::test {
@@ -108,6 +110,20 @@ std::pair<double, double> errorAndScale(const std::vector<float> &a,
     worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
   }
   return {worst, scale};
+}
+
+double expectWeightsAgree(const std::map<std::string, std::vector<float>> &got,
+                          const std::map<std::string, std::vector<float>> &ref) {
+  static const std::vector<float> missing;
+  double worst = 0;
+  for (const auto &[name, w] : ref) {
+    auto it = got.find(name);
+    auto [err, scale] = errorAndScale(it == got.end() ? missing : it->second, w);
+    EXPECT_LE(err, kRelative * scale + kAbsolute) << "weight " << name;
+    if (scale > 1e-4)
+      worst = std::max(worst, err / scale);
+  }
+  return worst;
 }
 
 double relativeError(const std::vector<float> &a, const std::vector<float> &b) {

@@ -62,7 +62,7 @@ inline Expected<Strategy> searchedStrategy(const OpGraph &graph,
   co.threads = 1;
   co.iterationsPerChain = 300;
   co.budgetSeconds = 0;
-  co.trainingFeatures = false; // plain SOAP: what soapc lowers
+  co.trainingFeatures = false; // plain SOAP configs (the options: own tests)
   auto searched = compile(graph, cost, co);
   if (!searched.ok())
     return Error{searched.error()};
@@ -81,6 +81,11 @@ std::pair<double, double> errorAndScale(const std::vector<float> &a,
 /// rounding noise (~1e-9) where any relative comparison is meaningless.
 constexpr double kRelative = 1e-5;
 constexpr double kAbsolute = 1e-7;
+
+/// EXPECTs every weight of `ref` to agree (as above) with `got`'s; returns
+/// the worst max |a - b| / max |b| over the tensors with max |b| > 1e-4.
+double expectWeightsAgree(const std::map<std::string, std::vector<float>> &got,
+                          const std::map<std::string, std::vector<float>> &ref);
 
 } // namespace soap::test
 

@@ -90,12 +90,8 @@ protected:
       EXPECT_LE(rel, 1e-5) << "loss of step " << i + 1;
     }
     ASSERT_EQ(r.weights.size(), ref.weights.size());
-    for (const auto &[name, w] : ref.weights) {
-      auto [err, scale] = errorAndScale(r.weights[name], w);
-      EXPECT_LE(err, kRelative * scale + kAbsolute) << "weight " << name;
-      if (scale > 1e-4)
-        worstWeight = std::max(worstWeight, err / scale);
-    }
+    worstWeight =
+        std::max(worstWeight, expectWeightsAgree(r.weights, ref.weights));
     std::printf("[training] %-6s %-40s ranks %lld  loss rel %.2e  weights rel "
                 "%.2e\n",
                 model.c_str(), what.c_str(), static_cast<long long>(ranks),
@@ -246,10 +242,7 @@ TEST_F(ExecTrainingTest, ZeroResumeEqualsAnUninterruptedRun) {
     for (size_t i = 0; i < 3; ++i)
       EXPECT_NEAR(other.losses[i], whole.losses[i + 2],
                   1e-5 * std::abs(whole.losses[i + 2]));
-    for (const auto &[name, w] : whole.weights) {
-      auto [err, scale] = errorAndScale(other.weights[name], w);
-      EXPECT_LE(err, kRelative * scale + kAbsolute) << name;
-    }
+    expectWeightsAgree(other.weights, whole.weights);
     std::system(("rm -rf " + d).c_str());
   }
 }

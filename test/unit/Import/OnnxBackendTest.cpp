@@ -61,12 +61,7 @@ SweepResult sweep(const std::string &suiteDir) {
   for (const OnnxLimitation &l : getOnnxLimitations())
     knownLimitations.insert(l.id.str());
 
-  std::vector<std::string> caseDirs;
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(suiteDir, ec), end;
-       it != end && !ec; it.increment(ec))
-    caseDirs.push_back(it->path());
-  std::sort(caseDirs.begin(), caseDirs.end());
+  std::vector<std::string> caseDirs = sortedDirEntries(suiteDir);
 
   for (const std::string &caseDir : caseDirs) {
     std::string path = caseDir + "/model.onnx";

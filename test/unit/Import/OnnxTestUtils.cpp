@@ -4,6 +4,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -155,6 +156,16 @@ std::string soap::test::printModule(mlir::ModuleOp module) {
   llvm::raw_string_ostream os(out);
   module.print(os);
   return out;
+}
+
+std::vector<std::string> soap::test::sortedDirEntries(const std::string &dir) {
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec))
+    entries.push_back(it->path());
+  std::sort(entries.begin(), entries.end());
+  return entries;
 }
 
 std::string soap::test::readFile(const std::string &path) {

@@ -75,6 +75,10 @@ ImportResult importWithDiagnostics(mlir::MLIRContext &context,
 /// The bytes of a file ("" when it cannot be read).
 std::string readFile(const std::string &path);
 
+/// The paths of the entries of a directory (a suite's cases, a case's data
+/// sets), sorted.
+std::vector<std::string> sortedDirEntries(const std::string &dir);
+
 /// Every op type of `graph` and its subgraphs ("domain:Type" outside the
 /// default domain).
 void collectOpTypes(const onnx::GraphProto &graph, std::set<std::string> &out);

@@ -692,12 +692,7 @@ void OnnxBackendRun::runSuite(const std::string &suite, int minPassed) {
   for (llvm::StringRef op : getSupportedOnnxOpTypes())
     supported.insert(op.str());
 
-  std::vector<std::string> caseDirs;
-  std::error_code ec;
-  for (llvm::sys::fs::directory_iterator it(suiteDir, ec), end;
-       it != end && !ec; it.increment(ec))
-    caseDirs.push_back(it->path());
-  std::sort(caseDirs.begin(), caseDirs.end());
+  std::vector<std::string> caseDirs = sortedDirEntries(suiteDir);
 
   Counts c;
   std::vector<std::string> failures, unexpectedPasses;
@@ -744,12 +739,10 @@ void OnnxBackendRun::runSuite(const std::string &suite, int minPassed) {
     std::vector<DataSet> sets;
     std::string problem;
     std::vector<std::string> setDirs;
-    for (llvm::sys::fs::directory_iterator it(caseDir, ec), end;
-         it != end && !ec; it.increment(ec))
-      if (llvm::StringRef(llvm::sys::path::filename(it->path()))
+    for (const std::string &entry : sortedDirEntries(caseDir))
+      if (llvm::StringRef(llvm::sys::path::filename(entry))
               .starts_with("test_data_set_"))
-        setDirs.push_back(it->path());
-    std::sort(setDirs.begin(), setDirs.end());
+        setDirs.push_back(entry);
     for (const std::string &dir : setDirs) {
       DataSet set;
       set.dir = llvm::sys::path::filename(dir).str();

@@ -489,7 +489,7 @@ TEST_F(PlannerTest, ZooSearchedStrategies) {
       o.threads = 1;
       o.iterationsPerChain = 400;
       o.budgetSeconds = 0;
-      o.trainingFeatures = false; // plain SOAP: what soapc lowers
+      o.trainingFeatures = false; // plain SOAP configs (the options: own tests)
       auto r = compile(g, cost, o);
       ASSERT_TRUE(r.ok()) << r.error();
       ASSERT_EQ(r->origin.rfind("search", 0), 0u) << r->origin;
