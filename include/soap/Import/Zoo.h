@@ -57,6 +57,9 @@ struct AlexNetOptions {
   int64_t imageSize = 224;
   int64_t numClasses = 1000;
   double dropout = 0.5;
+  /// Divides every layer's channels and hidden widths (1: the published
+  /// model; larger: a small configuration of the same architecture).
+  int64_t widthDivisor = 1;
   DType dtype = DType::f32;
 };
 
@@ -68,6 +71,9 @@ struct VggOptions {
   int64_t numClasses = 1000;
   bool batchNorm = false;
   double dropout = 0.5;
+  /// Divides every layer's channels and hidden widths (1: the published
+  /// model; larger: a small configuration of the same architecture).
+  int64_t widthDivisor = 1;
   DType dtype = DType::f32;
 };
 
@@ -80,6 +86,9 @@ struct ResNetOptions {
   int64_t numClasses = 1000;
   int64_t groups = 1;
   int64_t widthPerGroup = 64;
+  /// Divides every layer's channels and hidden widths (1: the published
+  /// model; larger: a small configuration of the same architecture).
+  int64_t widthDivisor = 1;
   DType dtype = DType::f32;
 };
 
@@ -91,6 +100,9 @@ struct InceptionV3Options {
   int64_t numClasses = 1000;
   bool auxLogits = false;
   double dropout = 0.5;
+  /// Divides every layer's channels and hidden widths (1: the published
+  /// model; larger: a small configuration of the same architecture).
+  int64_t widthDivisor = 1;
   DType dtype = DType::f32;
 };
 

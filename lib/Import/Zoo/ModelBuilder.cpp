@@ -177,9 +177,24 @@ Value ModelBuilder::linear(Value x, int64_t out, const Twine &name, Init init,
   return create<LinearOp>(base, x, w, b).getResult();
 }
 
-Value ModelBuilder::conv2d(Value x, const ConvSpec &spec, const Twine &name,
+void ModelBuilder::setWidthDivisor(int64_t divisor) {
+  if (divisor < 1)
+    fail("width-divisor must be positive, got " + Twine(divisor));
+  widthDivisor = divisor;
+}
+
+int64_t ModelBuilder::narrow(int64_t width, const Twine &what) {
+  if (width % widthDivisor != 0)
+    fail("width-divisor " + Twine(widthDivisor) + " does not divide the " +
+         Twine(width) + " channels of '" + qualify(what.str()) + "'");
+  return width / widthDivisor;
+}
+
+Value ModelBuilder::conv2d(Value x, const ConvSpec &wide, const Twine &name,
                            Init init) {
   std::string base = name.str();
+  ConvSpec spec = wide;
+  spec.out = narrow(wide.out, base);
   int64_t cin = shapeOf(x)[1];
   if (spec.groups < 1 || cin % spec.groups != 0)
     fail("convolution '" + qualify(base) + "': " + Twine(spec.groups) +

@@ -124,6 +124,13 @@ public:
   /// Reports an error (e.g. about the options) and throws BuildError.
   [[noreturn]] void fail(const llvm::Twine &message);
 
+  /// The image models' --width-divisor: every convolution's output channels
+  /// (and the classifiers' hidden widths, through `narrow`) are divided by
+  /// it, for small configurations of the published architectures (tests).
+  void setWidthDivisor(int64_t divisor);
+  /// `width` / the width divisor; fails when it does not divide evenly.
+  int64_t narrow(int64_t width, const llvm::Twine &what);
+
   //===--------------------------------------------------------------------===//
   // Names
   //===--------------------------------------------------------------------===//
@@ -300,6 +307,7 @@ private:
   llvm::StringSet<> opNames;
   llvm::StringSet<> weightNames;
   int64_t nextSeed = 1;
+  int64_t widthDivisor = 1;
 };
 
 /// Runs `body(ModelBuilder &) -> Value loss` and returns the finished module,

@@ -45,6 +45,9 @@ public:
 };
 
 constexpr const char *kDTypeHelp = "element type: f32, bf16 or f16";
+constexpr const char *kWidthDivisorHelp =
+    "divides every layer's channels and hidden widths (1: the published "
+    "model; 16: a small configuration for tests)";
 constexpr const char *kDepthHelp =
     "layers (ResNet: 18, 34, 50, 101 or 152; VGG: 11, 13, 16 or 19)";
 
@@ -53,6 +56,7 @@ void describe(AlexNetOptions &o, OptionVisitor &v) {
   v.visit("image-size", o.imageSize, "side of the square input images");
   v.visit("classes", o.numClasses, "number of classes");
   v.visit("dropout", o.dropout, "dropout ratio (0 leaves dropout out)");
+  v.visit("width-divisor", o.widthDivisor, kWidthDivisorHelp);
   v.visit("dtype", o.dtype, kDTypeHelp);
 }
 
@@ -63,6 +67,7 @@ void describe(VggOptions &o, OptionVisitor &v) {
   v.visit("classes", o.numClasses, "number of classes");
   v.visit("batch-norm", o.batchNorm, "batch norm after every convolution");
   v.visit("dropout", o.dropout, "dropout ratio (0 leaves dropout out)");
+  v.visit("width-divisor", o.widthDivisor, kWidthDivisorHelp);
   v.visit("dtype", o.dtype, kDTypeHelp);
 }
 
@@ -74,6 +79,7 @@ void describe(ResNetOptions &o, OptionVisitor &v) {
   v.visit("groups", o.groups, "groups of the 3x3 convolutions (ResNeXt)");
   v.visit("width-per-group", o.widthPerGroup,
           "bottleneck width per group (64: ResNet, 128: Wide-ResNet-x-2)");
+  v.visit("width-divisor", o.widthDivisor, kWidthDivisorHelp);
   v.visit("dtype", o.dtype, kDTypeHelp);
 }
 
@@ -84,6 +90,7 @@ void describe(InceptionV3Options &o, OptionVisitor &v) {
   v.visit("aux-logits", o.auxLogits,
           "add the auxiliary classifier (loss = main + 0.4 * aux)");
   v.visit("dropout", o.dropout, "dropout ratio (0 leaves dropout out)");
+  v.visit("width-divisor", o.widthDivisor, kWidthDivisorHelp);
   v.visit("dtype", o.dtype, kDTypeHelp);
 }
 

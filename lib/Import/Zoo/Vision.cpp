@@ -38,6 +38,7 @@ Init classifierInit() { return Init::normal(0.01); }
 OwningOpRef<ModuleOp> soap::zoo::buildAlexNet(MLIRContext &ctx,
                                               const AlexNetOptions &o) {
   return runBuilder(ctx, "alexnet", o.dtype, [&](ModelBuilder &b) {
+    b.setWidthDivisor(o.widthDivisor);
     checkImageOptions(b, o.batch, o.imageSize, o.numClasses, 63);
     Value x = b.input("images", {o.batch, 3, o.imageSize, o.imageSize});
     Value labels = b.indexInput("labels", {o.batch});
@@ -61,10 +62,12 @@ OwningOpRef<ModuleOp> soap::zoo::buildAlexNet(MLIRContext &ctx,
     x = b.adaptiveAvgPool(x, 6, "avgpool");
     x = b.flatten(x, "flatten");
     x = b.dropout(x, o.dropout, "classifier.0");
-    x = b.linear(x, 4096, "classifier.1", classifierInit());
+    x = b.linear(x, b.narrow(4096, "classifier.1"), "classifier.1",
+                 classifierInit());
     x = b.relu(x, "classifier.2");
     x = b.dropout(x, o.dropout, "classifier.3");
-    x = b.linear(x, 4096, "classifier.4", classifierInit());
+    x = b.linear(x, b.narrow(4096, "classifier.4"), "classifier.4",
+                 classifierInit());
     x = b.relu(x, "classifier.5");
     x = b.linear(x, o.numClasses, "classifier.6", classifierInit());
     return b.crossEntropy(x, labels, "loss");
@@ -100,6 +103,7 @@ OwningOpRef<ModuleOp> soap::zoo::buildVgg(MLIRContext &ctx,
     default:
       b.fail("depth must be 11, 13, 16 or 19 for VGG, got " + Twine(o.depth));
     }
+    b.setWidthDivisor(o.widthDivisor);
     checkImageOptions(b, o.batch, o.imageSize, o.numClasses, 32);
     Value x = b.input("images", {o.batch, 3, o.imageSize, o.imageSize});
     Value labels = b.indexInput("labels", {o.batch});
@@ -118,10 +122,12 @@ OwningOpRef<ModuleOp> soap::zoo::buildVgg(MLIRContext &ctx,
     }
     x = b.adaptiveAvgPool(x, 7, "avgpool");
     x = b.flatten(x, "flatten");
-    x = b.linear(x, 4096, "classifier.0", classifierInit());
+    x = b.linear(x, b.narrow(4096, "classifier.0"), "classifier.0",
+                 classifierInit());
     x = b.relu(x, "classifier.1");
     x = b.dropout(x, o.dropout, "classifier.2");
-    x = b.linear(x, 4096, "classifier.3", classifierInit());
+    x = b.linear(x, b.narrow(4096, "classifier.3"), "classifier.3",
+                 classifierInit());
     x = b.relu(x, "classifier.4");
     x = b.dropout(x, o.dropout, "classifier.5");
     x = b.linear(x, o.numClasses, "classifier.6", classifierInit());
@@ -156,7 +162,8 @@ Value residualBlock(ModelBuilder &b, Value x, int64_t planes, int64_t stride,
     y = b.batchNorm(y, "bn2");
   }
   Value shortcut = x;
-  if (stride != 1 || inplanes != planes * expansion) {
+  if (stride != 1 ||
+      inplanes != b.narrow(planes * expansion, "downsample.0")) {
     shortcut = b.conv2d(x, ConvSpec::square(planes * expansion, 1, stride),
                         "downsample.0");
     shortcut = b.batchNorm(shortcut, "downsample.1");
@@ -194,6 +201,7 @@ OwningOpRef<ModuleOp> soap::zoo::buildResNet(MLIRContext &ctx,
       b.fail("ResNet-" + Twine(o.depth) +
              " has basic blocks, which support only groups 1 and "
              "width-per-group 64 (as in torchvision)");
+    b.setWidthDivisor(o.widthDivisor);
     checkImageOptions(b, o.batch, o.imageSize, o.numClasses, 32);
     Value x = b.input("images", {o.batch, 3, o.imageSize, o.imageSize});
     Value labels = b.indexInput("labels", {o.batch});
@@ -318,6 +326,7 @@ int64_t inceptionMixed6Side(int64_t s) {
 OwningOpRef<ModuleOp>
 soap::zoo::buildInceptionV3(MLIRContext &ctx, const InceptionV3Options &o) {
   return runBuilder(ctx, "inception_v3", o.dtype, [&](ModelBuilder &b) {
+    b.setWidthDivisor(o.widthDivisor);
     checkImageOptions(b, o.batch, o.imageSize, o.numClasses, 75);
     if (o.auxLogits && inceptionMixed6Side(o.imageSize) < 17)
       b.fail("the auxiliary classifier needs a 17x17 Mixed_6e output, i.e. "

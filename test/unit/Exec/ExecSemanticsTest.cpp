@@ -53,7 +53,7 @@ protected:
       double rel = std::abs(r.losses[s] - ref.losses[s]) /
                    std::max(1e-30, std::abs(ref.losses[s]));
       worstLoss = std::max(worstLoss, rel);
-      EXPECT_LE(rel, kTolerance) << "loss of step " << s + 1 << ": "
+      EXPECT_LE(rel, lossTolerance) << "loss of step " << s + 1 << ": "
                                  << r.losses[s] << " vs " << ref.losses[s];
     }
     ASSERT_EQ(r.weights.size(), ref.weights.size());
@@ -230,6 +230,8 @@ protected:
   /// > 0: compare the weight updates (w - w0) within this relative
   /// tolerance instead of the weights within kRelative.
   double updateTolerance = 0;
+  /// The losses' relative tolerance.
+  double lossTolerance = kTolerance;
   /// The initial weights.
   RunResult start;
   mlir::MLIRContext context;
@@ -373,6 +375,50 @@ TEST_F(ExecSemanticsTest, ResNet) {
       1);
 }
 
+// FlexFlow's image benchmarks and the other torchvision classifiers, in
+// small configurations of the same architectures (--width-divisor 16: every
+// layer's channels and hidden widths divided by 16).
+TEST_F(ExecSemanticsTest, AlexNet) {
+  // 224x224 is the smallest input whose features pool to 6x6.
+  zoo("alexnet", {{"batch", "4"}, {"image-size", "224"}, {"classes", "10"},
+                  {"width-divisor", "16"}},
+      1);
+}
+
+TEST_F(ExecSemanticsTest, Vgg) {
+  zoo("vgg", {{"depth", "11"}, {"batch", "4"}, {"image-size", "224"},
+              {"classes", "10"}, {"width-divisor", "16"}},
+      1);
+}
+
+// Batch norm: as for ResNet, one step with the updates compared within
+// 1e-3 (measured: within 1e-4).
+TEST_F(ExecSemanticsTest, InceptionV3) {
+  steps = 1;
+  updateTolerance = 1e-3;
+  zoo("inception-v3", {{"batch", "4"}, {"image-size", "139"}, {"classes", "10"},
+                       {"width-divisor", "16"}},
+      1);
+}
+
+// Some fifty batch-norm layers of 4 to 128 channels: one step, the updates
+// within 1e-3, and the forward losses within 1e-4 (the searched strategy's
+// differ by 1.0e-5 to 1.1e-5: each layer's rounding, renormalized by the
+// next batch norm). Random strategies are left out: on 4 ranks they move
+// some updates by up to 5 % (at 128x128 the searched one too, 1.8 %), while
+// every single-op split of such a strategy stays within 1e-4
+// (DISABLED_Bisect with SOAP_BISECT_STEPS=1): ReLU inputs crossing zero
+// under another summation order, as far as we could tell, not a runtime
+// error; ResNet-18's random strategies agree within 1e-3.
+TEST_F(ExecSemanticsTest, WideResNet) {
+  steps = 1;
+  updateTolerance = 1e-3;
+  lossTolerance = 1e-4;
+  zoo("wide-resnet", {{"batch", "4"}, {"image-size", "64"}, {"classes", "10"},
+                      {"width-divisor", "16"}},
+      0);
+}
+
 TEST_F(ExecSemanticsTest, PipelineGpt) {
   model = "gpt";
   // Dropout on (its mask is a function of global indices, so every
@@ -491,7 +537,7 @@ namespace {
 /// A debugging aid: which op's config of a random strategy makes the run
 /// differ from one device. SOAP_BISECT_FILE (a soap IR file, default the
 /// CNN), SOAP_BISECT_RANKS (4), SOAP_BISECT_SEED (the strategy's, 1),
-/// SOAP_BISECT_RUNSEED (the weights' and data's, 0).
+/// SOAP_BISECT_RUNSEED (the weights' and data's, 0), SOAP_BISECT_STEPS (3).
 int envInt(const char *name, int dflt) {
   const char *v = std::getenv(name);
   return v ? std::atoi(v) : dflt;
@@ -507,7 +553,8 @@ TEST_F(ExecSemanticsTest, DISABLED_Bisect) {
   Expected<Plan> one =
       buildPlan(m.graph, singleDeviceStrategy(m.graph), 1, m.options);
   ASSERT_TRUE(one) << one.error();
-  RunResult ref = runSession(*one, kSteps, so);
+  const int steps = envInt("SOAP_BISECT_STEPS", kSteps);
+  RunResult ref = runSession(*one, steps, so);
   std::mt19937 rng(1000 * ranks + envInt("SOAP_BISECT_SEED", 1));
   Strategy full = randomStrategy(m.graph, ranks, rng);
   for (size_t i = 0; i < m.graph.ops.size(); ++i) {
@@ -518,7 +565,7 @@ TEST_F(ExecSemanticsTest, DISABLED_Bisect) {
       std::printf("op %s: %s\n", m.graph.ops[i].name.c_str(), p.error().c_str());
       continue;
     }
-    RunResult r = runSession(*p, kSteps, so);
+    RunResult r = runSession(*p, steps, so);
     double worst = 0;
     std::string at;
     for (const auto &[name, w] : ref.weights) {
