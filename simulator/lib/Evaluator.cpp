@@ -445,6 +445,18 @@ Evaluation evaluateStrategy(const OpGraph &graph, const Strategy &strategy,
                       groups(l, {static_cast<size_t>(r.recurrentDim)}), gathered, cc);
       serial += cc.time * steps * (backward[i] ? 2 : 1);
     }
+    // Statistics all-reduced inside the op, forward and backward.
+    if (!r.stats.shape.empty()) {
+      std::set<size_t> vary;
+      for (size_t d = 0; d < op.dims.size(); ++d)
+        if (r.stats.axisOfDim[d] == kReplicated && l.degree[d] > 1)
+          vary.insert(d);
+      if (!vary.empty()) {
+        cost.collective(Collective::AllReduce, groups(l, vary),
+                        static_cast<double>(shardBytes(r.stats, op, l)), cc);
+        serial += cc.time * (backward[i] ? 2 : 1);
+      }
+    }
   }
   for (size_t e = 0; e < graph.edges.size(); ++e) {
     if (repeated[e])

@@ -330,6 +330,12 @@ OpShardingRule shardingRule(const OpNode &op) {
       operand(j) = blank(op, op.operands[j].tensor);
       setAxis(op, operand(j), "c", 0);
     }
+    const std::vector<int64_t> &scale = op.operands[1].tensor.shape;
+    if (scale.size() == 1) {
+      rule.stats = TensorRule{{2, scale[0]}, DType::F64,
+                              std::vector<int>(nd, kReplicated), {}};
+      setAxis(op, rule.stats, "c", 1);
+    }
   } else if (k == "embedding" && n == 2) {
     // indices [...]: batch and d<i> on the same axes; table [V, D].
     TensorRule &ids = operand(0);

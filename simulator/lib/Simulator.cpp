@@ -600,6 +600,27 @@ Expected<int> Simulator::variantOf(int i, const ParallelConfig &config) {
       v->backwardComm = c;
   }
 
+  // Statistics all-reduced inside the op (batch norm split along the
+  // data): forward, and again in the backward.
+  if (!rule.stats.shape.empty()) {
+    std::vector<char> vary(nd, 0);
+    bool any = false;
+    for (size_t d = 0; d < nd; ++d)
+      if (rule.stats.axisOfDim[d] == kReplicated && rc.degree[d] > 1)
+        vary[d] = any = true;
+    if (any) {
+      CommCost c;
+      cost.collective(Collective::AllReduce, groupsVarying(rc, vary),
+                      static_cast<double>(volumeBytes(
+                          shardShape(rule.stats, op.dims, rc.degree),
+                          rule.stats.dtype)),
+                      c);
+      v->forwardComm.append(c);
+      if (needsBackward[i])
+        v->backwardComm.append(c);
+    }
+  }
+
   v->deviceSet = internSet(v->deviceRes);
   auto sets = [&](const CommCost &c, CommSets &out) { out = commSets(c); };
   sets(v->forwardComm, v->forwardCommSets);

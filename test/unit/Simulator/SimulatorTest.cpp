@@ -387,6 +387,44 @@ TEST(Simulator, RowParallelPartialSums) {
   EXPECT_EQ(countKind(tasks, TaskKind::GradientSync), 0); // no replicated weight
 }
 
+TEST(Simulator, BatchNormStatisticsAllReduced) {
+  // Batch norm split along the data all-reduces its [2, C] f64 sums once
+  // forward and once backward (the runtime's phases); split along the
+  // channels alone it needs none.
+  GraphBuilder b;
+  Value x = b.input("x", {8, 16, 4, 4});
+  Value y = b.batchNorm("bn", x, b.weight("bn.weight", {16}),
+                        b.weight("bn.bias", {16}));
+  b.output(b.unary("relu", "relu", y));
+  auto m = test::roundMachine(1, 4);
+  CostModel cost(m);
+  Simulator sim(b.g, cost);
+  struct Case {
+    ParallelConfig config;
+    int collectives;
+  } cases[] = {{cfg({{"batch", 2}}), 2},
+               {cfg({{"h", 2}, {"w", 2}}), 2},
+               {cfg({{"batch", 2}, {"c", 2}}), 2},
+               {cfg({{"c", 4}}), 0}};
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.config.str());
+    Strategy s = singleDeviceStrategy(b.g);
+    s.configs[0] = c.config;
+    auto r = sim.simulate(s);
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto tasks = sim.tasks();
+    EXPECT_EQ(countKind(tasks, TaskKind::ForwardComm), c.collectives / 2);
+    EXPECT_EQ(countKind(tasks, TaskKind::BackwardComm), c.collectives / 2);
+    double comm = sumKind(tasks, TaskKind::ForwardComm) +
+                  sumKind(tasks, TaskKind::BackwardComm);
+    EXPECT_EQ(comm > 0, c.collectives > 0);
+    // The oracle prices the same collectives: its serial sum covers them.
+    Evaluation e = evaluateStrategy(b.g, s, cost);
+    ASSERT_TRUE(e.valid());
+    EXPECT_GE(e.serialUpperBound * (1 + 1e-12), r->stepTime);
+  }
+}
+
 TEST(Simulator, InvalidConfigs) {
   OpGraph g = mlp(64);
   auto m = test::roundMachine(1, 4);

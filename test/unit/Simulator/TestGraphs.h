@@ -115,6 +115,19 @@ public:
     return finish(op, {x, w}, {{out, DType::F32}}, {1});
   }
 
+  /// NCHW batch norm with scale and shift [C], as soap.batch_norm.
+  Value batchNorm(const std::string &name, Value x, Value scale, Value shift) {
+    OpNode op = start(name, "batch_norm");
+    const auto &xs = x.tensor.shape;
+    op.dims = {{"batch", DimTag::Sample, xs[0], 0},
+               {"c", DimTag::Parameter, xs[1], 1},
+               {"h", DimTag::Attribute, xs[2], 2},
+               {"w", DimTag::Attribute, xs[3], 3}};
+    op.forwardFlops = 8 * numel(xs);
+    op.backwardFlops = 12 * numel(xs);
+    return finish(op, {x, scale, shift}, {x.tensor}, {1, 2});
+  }
+
   void output(Value v) { g.outputs.push_back(v.index); }
 
   static int64_t numel(const std::vector<int64_t> &s) {

@@ -53,6 +53,11 @@ struct OpShardingRule {
   /// gathers the hidden state every time step (`recurrentSteps` times).
   int recurrentDim = -1;
   int64_t recurrentSteps = 0;
+  /// Statistics all-reduced inside the op, once in the forward and once in
+  /// the backward, over the shards along the dims that do not split it
+  /// (kReplicated in `stats.axisOfDim`): batch norm split along anything but
+  /// its channels sums [2, C] in f64, as the runtime does. Empty shape: none.
+  TensorRule stats;
   /// Kernel class for the roofline: true for products (linear, matmul,
   /// conv2d, attention, lstm, experts), false for memory-bound ops.
   bool isGemm = false;
