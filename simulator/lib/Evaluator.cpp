@@ -445,17 +445,22 @@ Evaluation evaluateStrategy(const OpGraph &graph, const Strategy &strategy,
                       groups(l, {static_cast<size_t>(r.recurrentDim)}), gathered, cc);
       serial += cc.time * steps * (backward[i] ? 2 : 1);
     }
-    // Statistics all-reduced inside the op, forward and backward.
-    if (!r.stats.shape.empty()) {
+    // Collectives inside the op, forward (and backward).
+    for (const OpShardingRule::InnerCollective &oc : r.collectives) {
       std::set<size_t> vary;
+      double group = 1;
       for (size_t d = 0; d < op.dims.size(); ++d)
-        if (r.stats.axisOfDim[d] == kReplicated && l.degree[d] > 1)
+        if (oc.over[d] && l.degree[d] > 1) {
           vary.insert(d);
-      if (!vary.empty()) {
-        cost.collective(Collective::AllReduce, groups(l, vary),
-                        static_cast<double>(shardBytes(r.stats, op, l)), cc);
-        serial += cc.time * (backward[i] ? 2 : 1);
-      }
+          group *= static_cast<double>(l.degree[d]);
+        }
+      if (vary.empty())
+        continue;
+      double bytes = static_cast<double>(shardBytes(oc.tensor, op, l));
+      if (oc.kind == Collective::AllGather)
+        bytes *= group;
+      cost.collective(oc.kind, groups(l, vary), bytes, cc);
+      serial += cc.time * (oc.backward && backward[i] ? 2 : 1);
     }
   }
   for (size_t e = 0; e < graph.edges.size(); ++e) {

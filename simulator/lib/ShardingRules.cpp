@@ -332,9 +332,15 @@ OpShardingRule shardingRule(const OpNode &op) {
     }
     const std::vector<int64_t> &scale = op.operands[1].tensor.shape;
     if (scale.size() == 1) {
-      rule.stats = TensorRule{{2, scale[0]}, DType::F64,
-                              std::vector<int>(nd, kReplicated), {}};
-      setAxis(op, rule.stats, "c", 1);
+      OpShardingRule::InnerCollective stats{
+          Collective::AllReduce,
+          TensorRule{{2, scale[0]}, DType::F64,
+                     std::vector<int>(nd, kReplicated), {}},
+          std::vector<char>(nd, 1), true};
+      setAxis(op, stats.tensor, "c", 1);
+      if (int c = dimIndex(op, "c"); c >= 0)
+        stats.over[c] = 0;
+      rule.collectives.push_back(std::move(stats));
     }
   } else if (k == "embedding" && n == 2) {
     // indices [...]: batch and d<i> on the same axes; table [V, D].
@@ -385,6 +391,18 @@ OpShardingRule shardingRule(const OpNode &op) {
       setAxis(op, operand(j), "batch", 0);
     setAxis(op, operand(3), "expert", 0);
     setAxis(op, operand(4), "expert", 0);
+    // Token shards apply the capacity as one device would: each gathers
+    // every token shard's count of tokens per expert.
+    const std::vector<int64_t> &w = op.operands[3].tensor.shape;
+    if (int b = dimIndex(op, "batch"); b >= 0 && !w.empty()) {
+      OpShardingRule::InnerCollective counts{
+          Collective::AllGather,
+          TensorRule{{w[0]}, DType::I64, std::vector<int>(nd, kReplicated),
+                     {}},
+          std::vector<char>(nd, 0), false};
+      counts.over[b] = 1;
+      rule.collectives.push_back(std::move(counts));
+    }
   }
   return rule;
 }

@@ -600,25 +600,26 @@ Expected<int> Simulator::variantOf(int i, const ParallelConfig &config) {
       v->backwardComm = c;
   }
 
-  // Statistics all-reduced inside the op (batch norm split along the
-  // data): forward, and again in the backward.
-  if (!rule.stats.shape.empty()) {
+  // Collectives inside the op (batch-norm statistics, expert counts).
+  for (const OpShardingRule::InnerCollective &oc : rule.collectives) {
     std::vector<char> vary(nd, 0);
-    bool any = false;
+    int64_t group = 1;
     for (size_t d = 0; d < nd; ++d)
-      if (rule.stats.axisOfDim[d] == kReplicated && rc.degree[d] > 1)
-        vary[d] = any = true;
-    if (any) {
-      CommCost c;
-      cost.collective(Collective::AllReduce, groupsVarying(rc, vary),
-                      static_cast<double>(volumeBytes(
-                          shardShape(rule.stats, op.dims, rc.degree),
-                          rule.stats.dtype)),
-                      c);
-      v->forwardComm.append(c);
-      if (needsBackward[i])
-        v->backwardComm.append(c);
-    }
+      if (oc.over[d] && rc.degree[d] > 1) {
+        vary[d] = 1;
+        group *= rc.degree[d];
+      }
+    if (group == 1)
+      continue;
+    double bytes = static_cast<double>(volumeBytes(
+        shardShape(oc.tensor, op.dims, rc.degree), oc.tensor.dtype));
+    if (oc.kind == Collective::AllGather)
+      bytes *= static_cast<double>(group); // what each member ends with
+    CommCost c;
+    cost.collective(oc.kind, groupsVarying(rc, vary), bytes, c);
+    v->forwardComm.append(c);
+    if (oc.backward && needsBackward[i])
+      v->backwardComm.append(c);
   }
 
   v->deviceSet = internSet(v->deviceRes);

@@ -13,6 +13,7 @@
 #define SOAP_SIMULATOR_SHARDINGRULES_H
 
 #include "soap/Graph/OpGraph.h"
+#include "soap/Simulator/MachineModel.h"
 #include "soap/Simulator/Strategy.h"
 
 #include <cstdint>
@@ -53,11 +54,19 @@ struct OpShardingRule {
   /// gathers the hidden state every time step (`recurrentSteps` times).
   int recurrentDim = -1;
   int64_t recurrentSteps = 0;
-  /// Statistics all-reduced inside the op, once in the forward and once in
-  /// the backward, over the shards along the dims that do not split it
-  /// (kReplicated in `stats.axisOfDim`): batch norm split along anything but
-  /// its channels sums [2, C] in f64, as the runtime does. Empty shape: none.
-  TensorRule stats;
+  /// Collectives inside the op (besides the LSTM's): batch norm split along
+  /// anything but its channels all-reduces its [2, C] f64 sums forward and
+  /// backward; experts split along the batch all-gather every token shard's
+  /// per-expert counts (int64) in the forward, as the runtime does.
+  struct InnerCollective {
+    Collective kind;
+    /// One shard's contribution (an all-gather moves it times the group).
+    TensorRule tensor;
+    /// Per op dim: the collective spans the shards along it.
+    std::vector<char> over;
+    bool backward = false;
+  };
+  std::vector<InnerCollective> collectives;
   /// Kernel class for the roofline: true for products (linear, matmul,
   /// conv2d, attention, lstm, experts), false for memory-bound ops.
   bool isGemm = false;
