@@ -199,7 +199,7 @@ FailureOr<OpGraph> extractOpGraph(func::FuncOp func) {
   return graph;
 }
 
-FailureOr<OpGraph> extractOpGraph(ModuleOp module, StringRef entry) {
+FailureOr<func::FuncOp> modelFunction(ModuleOp module, StringRef entry) {
   func::FuncOp found;
   for (auto f : module.getOps<func::FuncOp>()) {
     if (f.isExternal())
@@ -220,7 +220,14 @@ FailureOr<OpGraph> extractOpGraph(ModuleOp module, StringRef entry) {
       return module.emitError("no model function named '") << entry << "'";
     return module.emitError("the module has no model function");
   }
-  return extractOpGraph(found);
+  return found;
+}
+
+FailureOr<OpGraph> extractOpGraph(ModuleOp module, StringRef entry) {
+  FailureOr<func::FuncOp> found = modelFunction(module, entry);
+  if (failed(found))
+    return failure();
+  return extractOpGraph(*found);
 }
 
 } // namespace soap

@@ -1,5 +1,6 @@
 //===- PlanJson.cpp - the plan as JSON (docs/plan-format.md) --------------===//
 #include "soap/Plan/Plan.h"
+#include "soap/Support/JsonReader.h"
 
 #include <nlohmann/json.hpp>
 
@@ -237,132 +238,8 @@ std::string writePlanJson(const Plan &p, int indent) {
 
 namespace {
 
-/// Reads fields with messages that name the JSON path of the problem.
-struct Reader {
-  std::string error;
-
-  bool fail(const std::string &path, const std::string &what) {
-    if (error.empty())
-      error = path + ": " + what;
-    return false;
-  }
-  const ordered_json *field(const ordered_json &obj, const std::string &path,
-                            const char *key, bool required = true) {
-    if (!obj.is_object()) {
-      fail(path, "must be an object");
-      return nullptr;
-    }
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-      if (required)
-        fail(path + "." + key, "is missing");
-      return nullptr;
-    }
-    return &*it;
-  }
-  bool str(const ordered_json &obj, const std::string &path, const char *key,
-           std::string &out, bool required = true) {
-    const ordered_json *v = field(obj, path, key, required);
-    if (!v)
-      return !required && error.empty();
-    if (!v->is_string())
-      return fail(path + "." + key, "must be a string");
-    out = v->get<std::string>();
-    return true;
-  }
-  template <typename T>
-  bool integer(const ordered_json &obj, const std::string &path,
-               const char *key, T &out, bool required = true) {
-    const ordered_json *v = field(obj, path, key, required);
-    if (!v)
-      return !required && error.empty();
-    if (!v->is_number_integer())
-      return fail(path + "." + key, "must be an integer");
-    out = static_cast<T>(v->get<int64_t>());
-    return true;
-  }
-  bool numberValue(const ordered_json &v, const std::string &path,
-                   double &out) {
-    if (v.is_number()) {
-      out = v.get<double>();
-      return true;
-    }
-    if (v.is_string()) {
-      std::string s = v.get<std::string>();
-      if (s == "nan") {
-        out = NAN;
-        return true;
-      }
-      if (s == "inf" || s == "-inf") {
-        out = s == "inf" ? INFINITY : -INFINITY;
-        return true;
-      }
-    }
-    return fail(path, "must be a number");
-  }
-  bool real(const ordered_json &obj, const std::string &path, const char *key,
-            double &out, bool required = true) {
-    const ordered_json *v = field(obj, path, key, required);
-    if (!v)
-      return !required && error.empty();
-    return numberValue(*v, path + "." + key, out);
-  }
-  bool boolean(const ordered_json &obj, const std::string &path,
-               const char *key, bool &out, bool required = true) {
-    const ordered_json *v = field(obj, path, key, required);
-    if (!v)
-      return !required && error.empty();
-    if (!v->is_boolean())
-      return fail(path + "." + key, "must be true or false");
-    out = v->get<bool>();
-    return true;
-  }
-  template <typename T>
-  bool ints(const ordered_json &obj, const std::string &path, const char *key,
-            std::vector<T> &out, bool required = true) {
-    const ordered_json *v = field(obj, path, key, required);
-    if (!v)
-      return !required && error.empty();
-    std::string p = path + "." + key;
-    if (!v->is_array())
-      return fail(p, "must be an array of integers");
-    out.clear();
-    for (size_t i = 0; i < v->size(); ++i) {
-      if (!(*v)[i].is_number_integer())
-        return fail(p + "[" + std::to_string(i) + "]", "must be an integer");
-      out.push_back(static_cast<T>((*v)[i].get<int64_t>()));
-    }
-    return true;
-  }
-  bool reals(const ordered_json &obj, const std::string &path, const char *key,
-             std::vector<double> &out, bool required = true) {
-    const ordered_json *v = field(obj, path, key, required);
-    if (!v)
-      return !required && error.empty();
-    std::string p = path + "." + key;
-    if (!v->is_array())
-      return fail(p, "must be an array of numbers");
-    out.clear();
-    out.reserve(v->size());
-    for (size_t i = 0; i < v->size(); ++i) {
-      double d;
-      if (!numberValue((*v)[i], p + "[" + std::to_string(i) + "]", d))
-        return false;
-      out.push_back(d);
-    }
-    return true;
-  }
-  const ordered_json *array(const ordered_json &obj, const std::string &path,
-                            const char *key, bool required = true) {
-    const ordered_json *v = field(obj, path, key, required);
-    if (!v)
-      return nullptr;
-    if (!v->is_array()) {
-      fail(path + "." + key, "must be an array");
-      return nullptr;
-    }
-    return v;
-  }
+/// The plan's fields: the generic ones, dtypes and enumerations.
+struct Reader : JsonReader {
   bool dtype(const ordered_json &obj, const std::string &path, const char *key,
              DType &out) {
     std::string s;

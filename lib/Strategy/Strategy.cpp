@@ -1,6 +1,7 @@
 //===- Strategy.cpp - strategy JSON read, write, validate -----------------===//
 #include "soap/Strategy/Strategy.h"
 #include "soap/Graph/OpGraph.h"
+#include "soap/Support/JsonReader.h"
 
 #include <nlohmann/json.hpp>
 
@@ -136,70 +137,8 @@ std::string writeStrategyJson(const StrategyFile &s) {
 }
 
 namespace {
-/// Reads fields with messages that name the JSON path of the problem.
-struct Reader {
-  std::string error;
-
-  bool fail(const std::string &path, const std::string &what) {
-    if (error.empty())
-      error = path + ": " + what;
-    return false;
-  }
-  const ordered_json *field(const ordered_json &obj, const std::string &path,
-                            const char *key, bool required = true) {
-    if (!obj.is_object()) {
-      fail(path, "must be an object");
-      return nullptr;
-    }
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-      if (required)
-        fail(path + "." + key, "is missing");
-      return nullptr;
-    }
-    return &*it;
-  }
-  bool str(const ordered_json &obj, const std::string &path, const char *key,
-           std::string &out) {
-    const ordered_json *v = field(obj, path, key);
-    if (!v)
-      return false;
-    if (!v->is_string())
-      return fail(path + "." + key, "must be a string");
-    out = v->get<std::string>();
-    return true;
-  }
-  bool integer(const ordered_json &v, const std::string &path, int64_t &out) {
-    if (!v.is_number_integer())
-      return fail(path, "must be an integer");
-    out = v.get<int64_t>();
-    return true;
-  }
-  bool integer(const ordered_json &obj, const std::string &path,
-               const char *key, int64_t &out) {
-    const ordered_json *v = field(obj, path, key);
-    return v && integer(*v, path + "." + key, out);
-  }
-  bool number(const ordered_json &obj, const std::string &path, const char *key,
-              double &out) {
-    const ordered_json *v = field(obj, path, key);
-    if (!v)
-      return false;
-    if (!v->is_number())
-      return fail(path + "." + key, "must be a number");
-    out = v->get<double>();
-    return true;
-  }
-  bool boolean(const ordered_json &obj, const std::string &path,
-               const char *key, bool &out) {
-    const ordered_json *v = field(obj, path, key);
-    if (!v)
-      return false;
-    if (!v->is_boolean())
-      return fail(path + "." + key, "must be true or false");
-    out = v->get<bool>();
-    return true;
-  }
+/// The strategy's fields: the generic ones and per-dimension degrees.
+struct Reader : JsonReader {
   bool intMap(const ordered_json &v, const std::string &path,
               std::map<std::string, int64_t> &out) {
     if (!v.is_object())

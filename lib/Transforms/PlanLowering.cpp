@@ -115,31 +115,6 @@ FailureOr<TensorSharding> applyParallelOp(Operation *op,
   return out;
 }
 
-/// The model function of a module (the only one, or `entry`).
-static FailureOr<func::FuncOp> modelFunction(ModuleOp module, StringRef entry) {
-  func::FuncOp found;
-  for (auto f : module.getOps<func::FuncOp>()) {
-    if (f.isExternal())
-      continue;
-    if (!entry.empty()) {
-      if (f.getSymName() == entry)
-        found = f;
-      continue;
-    }
-    if (found)
-      return module.emitError("the module has several model functions ('")
-             << found.getSymName() << "', '" << f.getSymName()
-             << "'); name the one to use";
-    found = f;
-  }
-  if (!found) {
-    if (!entry.empty())
-      return module.emitError("no model function named '") << entry << "'";
-    return module.emitError("the module has no model function");
-  }
-  return found;
-}
-
 /// The function's `soap.pipeline` into the model's training options.
 static LogicalResult readPipeline(ParallelModel &m) {
   Attribute attr = m.func->getAttr(kPipelineAttrName);

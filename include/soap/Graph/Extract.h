@@ -23,8 +23,13 @@ namespace soap {
 /// nor the return, on duplicate op names, and on dynamic shapes.
 mlir::FailureOr<OpGraph> extractOpGraph(mlir::func::FuncOp func);
 
-/// The model of a module: its only function, or the one named `entry` when
-/// not empty. Fails with a diagnostic when there is none or it is ambiguous.
+/// The model function of a module: its only function, or the one named
+/// `entry` when not empty. Fails with a diagnostic when there is none or it
+/// is ambiguous.
+mlir::FailureOr<mlir::func::FuncOp> modelFunction(mlir::ModuleOp module,
+                                                  llvm::StringRef entry = "");
+
+/// extractOpGraph of the module's model function (see modelFunction).
 mlir::FailureOr<OpGraph> extractOpGraph(mlir::ModuleOp module,
                                         llvm::StringRef entry = "");
 
